@@ -1,0 +1,38 @@
+# Everything goes through here: `make lab` for the course, `make test` for the tests.
+SHELL := /bin/bash
+VENV ?= $(or $(COURSE_VENV),$(HOME)/.cache/cnn-course/venv)
+PY := $(VENV)/bin/python
+export COURSE_VENV := $(VENV)
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+export PATH := $(VENV)/bin:$(PATH)
+# Tests and checks never touch the network.
+export HF_HUB_OFFLINE := 1
+CHAPTER ?=
+JOBS ?= 2
+
+.PHONY: help env lab course release check test bench
+help:
+	@echo "make lab      set up, then open the student notebooks in JupyterLab"
+	@echo "make course   set up, rebuild release/ from source/ and check every notebook (headless)"
+	@echo "make test     set up, then run the whole test suite (what CI runs)"
+	@echo "make bench    print the speed benchmarks"
+
+env:
+	@scripts/ensure-env
+
+lab: env
+	$(PY) -m jupyter lab release/01_convolution/01_convolution.ipynb
+
+release: env
+	$(PY) -m course release $(CHAPTER)
+
+check: env
+	$(PY) -m course check $(CHAPTER)
+
+course: release check
+
+test: env
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+
+bench: env
+	$(PY) -m course bench
