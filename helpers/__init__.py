@@ -7,7 +7,7 @@ pays only for what it touches:
     helpers.corr2d(X, K)          # loads helpers.conv (and torch)
     from helpers import check     # readable assertions for test cells
 
-Where things live: conv (chapters 1-2), pool (3), im2col (4), transposed (5),
+Where things live: conv (chapters 1-2), pool (3), columns (4: im2col, image to columns), transposed (5),
 check (test cells), data (MNIST, CIFAR-10, CIFAR-2), plot (figures),
 widgets (interactive explorers), models (networks used by the chapters).
 """
@@ -28,15 +28,15 @@ _KERNELS = {
     "max_pool2d": "pool",
     "avg_pool2d": "pool",
     "max_pool2d_backward": "pool",
-    "im2col": "im2col",
-    "col2im": "im2col",
-    "conv2d_im2col": "im2col",
+    "im2col": "columns",
+    "col2im": "columns",
+    "conv2d_im2col": "columns",
     "conv_matrix": "transposed",
     "conv_transpose2d": "transposed",
     "conv_transpose2d_zero_insert": "transposed",
     "conv_transpose_output_size": "transposed",
 }
-_SUBMODULES = {"check", "conv", "pool", "im2col", "transposed", "data", "plot", "widgets", "models"}
+_SUBMODULES = {"check", "conv", "pool", "columns", "transposed", "data", "plot", "widgets", "models"}
 
 __all__ = sorted(_KERNELS) + sorted(_SUBMODULES)
 
