@@ -31,9 +31,11 @@ c.OverwriteCells.add_missing_cells = True
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 
-# Feedback shows which test failed and why, never the hidden test code.
+# Feedback shows which test failed and why, never the hidden test code: not in
+# the test cells (ClearHiddenTests), nor quoted in tracebacks (RedactHiddenTests).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "autograde.feedback.RedactHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
