@@ -103,9 +103,19 @@ def source_passes(chapter, root=ROOT):
     return result
 
 
+def _missing_release(chapter, root, result):
+    path = release_notebook(chapter, root)
+    if not path.exists():
+        result.problems.append(f"release/{chapter}/{path.name} is missing: run python -m course release {chapter}")
+        return True
+    return False
+
+
 def release_fails_cleanly(chapter, root=ROOT):
     """The release notebook runs to the end and every graded test scores 0."""
     result = Result()
+    if _missing_release(chapter, root, result):
+        return result
     try:
         nb, result.seconds = execute(release_notebook(chapter, root), allow_errors=True)
     except (CellTimeoutError, DeadKernelError) as exc:
@@ -134,10 +144,9 @@ def _comparable(nb):
 def release_in_sync(chapter, root=ROOT):
     """release/ equals what nbgrader generates from source/ now."""
     result = Result()
-    committed = release_notebook(chapter, root)
-    if not committed.exists():
-        result.problems.append(f"{committed.relative_to(root)} is missing: run python -m course release")
+    if _missing_release(chapter, root, result):
         return result
+    committed = release_notebook(chapter, root)
     tmp, fresh_dir = generate_elsewhere(chapter, root)
     try:
         fresh = nbformat.read(fresh_dir / committed.name, as_version=4)
@@ -169,6 +178,8 @@ def _region_lines(source, begin, end):
 def release_leaks_nothing(chapter, root=ROOT):
     """No markers, solution lines or hidden test lines appear in the release notebook."""
     result = Result()
+    if _missing_release(chapter, root, result):
+        return result
     src = nbformat.read(source_notebook(chapter, root), as_version=4)
     rel = nbformat.read(release_notebook(chapter, root), as_version=4)
     released = {

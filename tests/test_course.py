@@ -64,3 +64,15 @@ def test_leak_check_catches_a_leaked_hidden_test(tmp_path):
     nbformat.write(rel, rel_path)
     problems = check.release_leaks_nothing(chapter, root=root).problems
     assert any(grade_id in p for p in problems), problems
+
+
+def test_a_missing_release_is_reported_not_a_crash(tmp_path):
+    if not CHAPTERS:
+        pytest.skip("no chapter yet")
+    import shutil
+
+    chapter = CHAPTERS[0]
+    shutil.copytree(check.ROOT / "source" / chapter, tmp_path / "source" / chapter)
+    for name in ("release_in_sync", "release_leaks_nothing", "release_fails_cleanly"):
+        problems = getattr(check, name)(chapter, root=tmp_path).problems
+        assert any("missing" in p for p in problems), (name, problems)
