@@ -1,0 +1,43 @@
+"""The grading engine on the course's real chapters: the solution gets every automatic
+point, the untouched release notebook gets 0 (under the engine's sandbox and limits).
+
+Chapter 1 by default; AUTOGRADE_ALL_CHAPTERS=1 tries every chapter in source/.
+"""
+import os
+
+import pytest
+
+from autograde.backends import LocalBackend
+from autograde.batch import run_batch
+from autograde.config import limits_from_config
+from autograde.layout import Course
+from hostile.fixtures import build_cases
+from hostile.harness import REPO, auto_score, release_nb, released_course, source_nb, submit
+
+_ALL = sorted(p.parent.name for p in (REPO / "source").glob("*/*.ipynb")
+              if p.stem == p.parent.name)
+CHAPTERS = _ALL if os.environ.get("AUTOGRADE_ALL_CHAPTERS") else \
+    [ch for ch in ("01_convolution",) if ch in _ALL]
+
+
+@pytest.mark.grading
+@pytest.mark.xdist_group("autograde")
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_real_chapter_correct_and_blank(chapter, tmp_path):
+    root = released_course(tmp_path / "course", [chapter])
+    cases = build_cases(source_nb(root, chapter), release_nb(root, chapter), full_set=False)
+    for name, case in cases.items():
+        submit(root, name, chapter, case.data)
+    course = Course(root)
+    limits = limits_from_config(course.config, notebook_timeout=300, memory_mb=6000)
+    backend = LocalBackend(2)
+    try:
+        report = run_batch(course, [chapter], limits, backend, progress=False)
+    finally:
+        backend.close()
+    results = {r.student: r for r in report.results}
+    for name, case in cases.items():
+        r = results[name]
+        assert (r.status, r.auto_score) == (case.expect.status, case.expect.auto_score), \
+            f"{name}: {r.status} {r.auto_score} ({r.reason})"
+        assert auto_score(root, name, chapter) == pytest.approx(case.expect.auto_score)
