@@ -9,19 +9,15 @@ from hypothesis import strategies as st
 import helpers
 from helpers import pool
 from helpers._guard import ForbiddenCall, forbid
-
-DTYPES = st.sampled_from([torch.float32, torch.float64])
-X1D = [4, 9, 3, 0, 3, 9, 7, 3, 7, 3]
-
-
-def rand(shape, dtype, seed):
-    return torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+from kernel_testing import DTYPES, rand
+from kernel_testing import close as _close
 
 
 def close(actual, expected):
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    tol = {"rtol": 1e-5, "atol": 1e-5} if expected.dtype == torch.float32 else {}
-    torch.testing.assert_close(actual, expected, **tol)
+    _close(actual, expected, atol=1e-5)
+
+
+X1D = [4, 9, 3, 0, 3, 9, 7, 3, 7, 3]
 
 
 # ---------------------------------------------------------------- fixed vectors

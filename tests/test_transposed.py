@@ -9,19 +9,9 @@ from hypothesis import strategies as st
 import helpers
 from helpers import transposed
 from helpers._guard import ForbiddenCall, forbid
+from kernel_testing import DTYPES, close, rand
 
-DTYPES = st.sampled_from([torch.float32, torch.float64])
 TRANSPOSED = [helpers.conv_transpose2d, helpers.conv_transpose2d_zero_insert]
-
-
-def rand(shape, dtype, seed):
-    return torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
-
-
-def close(actual, expected):
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    tol = {"rtol": 1e-5, "atol": 1e-4} if expected.dtype == torch.float32 else {}
-    torch.testing.assert_close(actual, expected, **tol)
 
 
 # ---------------------------------------------------------------- fixed vectors
