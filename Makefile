@@ -20,8 +20,11 @@ help:
 env:
 	@scripts/ensure-env
 
+# Jupyter refuses to run as root without --allow-root (containers often are root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: env
-	$(PY) -m jupyter lab release/01_convolution/01_convolution.ipynb
+	$(PY) -m jupyter lab $(ROOT_FLAG) $(LAB_ARGS) --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/release/01_convolution/01_convolution.ipynb
 
 release: env
 	$(PY) -m course release $(CHAPTER)
