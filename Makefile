@@ -10,21 +10,33 @@ export HF_HUB_OFFLINE := 1
 CHAPTER ?=
 JOBS ?= 2
 
-.PHONY: help env lab course release check test bench
+.PHONY: help env lab instructor course release check test bench
 help:
-	@echo "make lab      set up, then open the student notebooks in JupyterLab"
-	@echo "make course   set up, rebuild release/ from source/ and check every notebook (headless)"
-	@echo "make test     set up, then run the whole test suite (what CI runs)"
-	@echo "make bench    print the speed benchmarks"
+	@echo "make lab         set up, then open the student notebooks in JupyterLab (student lab)"
+	@echo "make instructor  the same lab with nbgrader's instructor tools (Formgrader, Create Assignment)"
+	@echo "make course      set up, rebuild release/ from source/ and check every notebook (headless)"
+	@echo "make test        set up, then run the whole test suite (what CI runs)"
+	@echo "make bench       print the speed benchmarks"
 
 env:
 	@scripts/ensure-env
 
 # Jupyter refuses to run as root without --allow-root (containers often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Two lab modes from the same venv: each launch puts its own Jupyter config folder
+# (scripts/lab-config/MODE: which nbgrader and JupyterLab plugins are on) first on
+# JUPYTER_CONFIG_PATH, so nothing in the shared environment is changed.
+# LAB_ARGS adds options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8899".
+lab_mode = JUPYTER_CONFIG_PATH="$(CURDIR)/scripts/lab-config/$(1)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))"
+LAB = $(PY) -m jupyter lab $(ROOT_FLAG) $(LAB_ARGS) --ServerApp.root_dir="$(CURDIR)"
+
 lab: env
-	$(PY) -m jupyter lab $(ROOT_FLAG) $(LAB_ARGS) --ServerApp.root_dir=$(CURDIR) \
+	$(call lab_mode,student) $(LAB) \
 		--LabApp.default_url=/lab/tree/release/01_convolution/01_convolution.ipynb
+
+instructor: env
+	$(call lab_mode,instructor) $(LAB) \
+		--LabApp.default_url=/lab/tree/source/01_convolution/01_convolution.ipynb
 
 release: env
 	$(PY) -m course release $(CHAPTER)
@@ -35,6 +47,7 @@ check: env
 course: release check
 
 test: env
+	@scripts/ensure-system
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 bench: env

@@ -29,17 +29,22 @@ See docs/instructor-guide.md for the whole term.
 IMPORT_HELP = """\
 Copy submissions into submitted/<student>/<chapter>/<chapter>.ipynb.
 
-SRC is a folder or a .zip holding, for example:
-  alice/01_convolution/01_convolution.ipynb        nbgrader layout (+ timestamp.txt)
-  alice/whatever.ipynb  or  alice/work.zip          a folder per student
-  Jane Doe_123456_assignsubmission_file_/x.ipynb    Moodle ("Download all submissions")
-  doejane_12345_67890_01_convolution.ipynb          Canvas ("Download submissions"), also
+SRC is a folder or a .zip holding, for example (-> student id):
+  alice/01_convolution/01_convolution.ipynb        nbgrader layout (+ timestamp.txt) -> alice
+  alice/whatever.ipynb  or  alice/work.zip          a folder per student -> alice
+  Jane Doe_123456_assignsubmission_file_/x.ipynb    Moodle -> jane_doe_123456
+  doejane_12345_67890_01_convolution.ipynb          Canvas -> doejane_12345, also
                                                    _LATE_ and -1/-2 resubmissions
-  hw1_doejane_attempt_2025-01-31-10-00-00_x.ipynb   Blackboard
-  alice.ipynb  or  alice.zip                        a file per student
+  hw1_doejane_attempt_2025-01-31-10-00-00_x.ipynb   Blackboard -> doejane
+  alice.ipynb  or  alice.zip                        a file per student -> alice
 With --chapter every notebook is filed under that chapter (use it for one LMS
 assignment's download); without, the chapter is recognised from the notebook's
 exercises, else from its file name. Newest file wins when a student has several.
+The LMS's participant id stays in the student id, so namesakes stay two students;
+two different sources that would still become one student are refused (exit
+status 2, both named): nothing is imported until one is renamed. Only notebooks
+are copied: timestamp.txt is taken from nbgrader's layout alone, never from a
+student's zip or an LMS folder, and a bad one is ignored (listed).
 """
 
 
@@ -266,18 +271,13 @@ def _dispatch(args):
     if args.command == "grade":
         return _grade(course, args, _resolve_chapters(course, args.chapters))
     if args.command == "feedback":
-        from autograde.feedback import write_feedback
-
-        n = write_feedback(course, _resolve_chapters(course, args.chapters), args.students,
-                           progress=not args.quiet)
-        print(f"wrote feedback for {n} submission(s) under {course.path('feedback')}")
-        return 0
+        return _feedback(course, _resolve_chapters(course, args.chapters), args.students,
+                         progress=not args.quiet)
     if args.command == "export":
         return _export(course, _resolve_chapters(course, args.chapters), args.students, args.output)
     if args.command == "status":
         return _status(course, _resolve_chapters(course, args.chapters), args.students)
     if args.command == "run":
-        from autograde.feedback import write_feedback
         from autograde.submissions import import_submissions
 
         if args.src:
@@ -288,16 +288,87 @@ def _dispatch(args):
         code = _grade(course, args, chapters)
         if code == 130:
             return code
-        write_feedback(course, chapters, args.students, progress=not args.quiet)
+        feedback_code = _feedback(course, chapters, args.students, progress=not args.quiet)
         _export(course, chapters, args.students, args.output)
-        return code
+        return code or feedback_code
     raise AssertionError(args.command)
 
 
-def _export(course, chapters, students, output):
-    from autograde.report import grade_rows, write_csv
+def _feedback(course, chapters, students, progress=True):
+    """Feedback pages, one submission at a time: one that fails is listed with the
+    student and the reason (exit status 1), and the others are written."""
+    from autograde.feedback import write_feedback
+    from autograde.gradebook import STATUS_FILE, StatusStore, writer_lock
 
-    rows = grade_rows(course, chapters, students)
+    writer_lock(course).close()  # another run writing: say so once, not once per student
+    store = StatusStore(course.path("autograded") / STATUS_FILE)
+    try:
+        rows = [(r["student"], r["chapter"]) for r in store.all(chapters)
+                if not students or r["student"] in students]
+    finally:
+        store.close()
+    bar = _bar(len(rows), "feedback", "page") if progress else None
+    written, failed = 0, []
+    for student, chapter in rows:
+        try:
+            written += write_feedback(course, [chapter], [student], progress=False)
+        except Exception as exc:  # noqa: BLE001 - one page that fails must not stop the others
+            failed.append(f"{student}/{chapter}: {type(exc).__name__}: {exc}")
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    print(f"wrote feedback for {written} submission(s) under {course.path('feedback')}")
+    if failed:
+        print(f"autograde: no feedback page for {len(failed)} submission(s):\n  "
+              + "\n  ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _bar(total, desc, unit):
+    if not total:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr)
+
+
+def _grade_rows(course, chapters, students):
+    """The export's rows. If reading them fails, they are read one submission at a
+    time, and a submission whose grade cannot be read becomes an error row naming it."""
+    from autograde.report import grade_rows
+
+    try:
+        return grade_rows(course, chapters, students)
+    except Exception:  # noqa: BLE001 - find which submission it is, below
+        pass
+    rows, known = [], _known_students(course, chapters, students)
+    for chapter in chapters:
+        for student in known:
+            try:
+                rows += grade_rows(course, [chapter], [student])
+            except Exception as exc:  # noqa: BLE001 - this student's row says why
+                rows.append({"student": student, "chapter": chapter, "score": "", "max_score": "",
+                             "status": "error",
+                             "reason": f"{student}/{chapter}: its grade could not be read from "
+                                       f"the gradebook: {type(exc).__name__}: {exc}"})
+    return rows
+
+
+def _known_students(course, chapters, students):
+    """Students in the gradebook or the status table (as report.grade_rows lists them)."""
+    from autograde.gradebook import GradebookWriter
+
+    with GradebookWriter(course, lock=False) as writer:
+        known = {s.id for s in writer.gb.students} | {r["student"] for r in writer.status.all(chapters)}
+    return sorted(s for s in known if not students or s in students)
+
+
+def _export(course, chapters, students, output):
+    from autograde.report import write_csv
+
+    rows = _grade_rows(course, chapters, students)
     write_csv(rows, output)
     if output != "-":
         counts = {}

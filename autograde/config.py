@@ -48,6 +48,11 @@ class AutogradeLimits(Configurable):
                 "and root ignores it.",
     ).tag(config=True)
     cpu_threads = Integer(1, help="Torch/OpenMP threads per kernel (1 suits one kernel per core).").tag(config=True)
+    isolation = Enum(
+        ["bubblewrap", "none"], "bubblewrap",
+        help="Run each kernel in its own namespaces with bubblewrap (autograde/isolation.py). "
+             "'none' grades without them, and every reason says 'not isolated'.",
+    ).tag(config=True)
     landlock = Bool(True, help="Confine the kernel's files, network and signals with Landlock.").tag(config=True)
     require_landlock = Bool(False, help="Refuse to grade when Landlock is unavailable.").tag(config=True)
     read_paths = List(Unicode(), help="Extra folders the kernel may read.").tag(config=True)
@@ -81,6 +86,7 @@ class Limits:
     file_size_mb: int = 1024
     max_processes: int = 0
     cpu_threads: int = 1
+    isolation: str = "bubblewrap"
     landlock: bool = True
     require_landlock: bool = False
     read_paths: list = dataclasses.field(default_factory=list)

@@ -13,18 +13,16 @@ Inside, it is nbgrader's own pipeline:
              (add_missing_cells), CheckCellMetadata  -- answered from the master cells
   execute    nbgrader's Execute, extended (GradingExecutor) with a sandboxed
              kernel, a whole-notebook deadline, an output cap applied while cells
-             run, and the tamper checks of kernel_guard.py around test cells
+             run, and graded test cells run by the judge (judge.py), never in the kernel
   tidy       IgnorePattern, ClearMetadataPreprocessor, LimitOutput, CheckCellMetadata
 SaveAutoGrades and AssignLatePenalties run in the parent, on the returned notebook.
 """
-import ast
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import sys
 import tempfile
@@ -37,6 +35,7 @@ from nbclient.client import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils as nbutils
 from nbgrader.preprocessors import (
@@ -45,7 +44,8 @@ from nbgrader.preprocessors import (
 )
 from traitlets import List, Unicode
 
-from autograde import kernel_guard, sandbox
+from autograde import isolation, sandbox
+from autograde.judge import ChannelBroken, JudgeCells
 from autograde.config import Limits, as_config
 from autograde.master import MasterGradebook, grade_ids, restore_stripped_metadata
 
@@ -58,6 +58,7 @@ INTERRUPT_GRACE_S = 10   # an interrupted cell that is not idle by then is kille
 SUSPICIOUS = {
     r"input_transformers|ast_transformers|input_transformer_manager": "IPython transformers",
     r"events\.register": "IPython event hooks",
+    r"shell_handlers|control_handlers|\.kernel\b|helpers\.wire|user_expressions": "the kernel's internals",
     r"_getframe|f_globals|f_locals|f_back|gc\.get_referrers": "frame or garbage-collector introspection",
     r"sys\.modules": "sys.modules",
     r"__builtins__|\bbuiltins\b": "builtins",
@@ -81,7 +82,7 @@ class Job:
     config: dict               # the course's nbgrader config (config.plain_config)
     limits: Limits
     helpers_dir: str = ""      # the course's helpers/ (a worker may have its own copy)
-    check_path: str = ""       # helpers/check.py, re-loaded before each test cell
+    check_path: str = ""       # unused (test cells run in the judge); kept for old callers
     read_paths: list = dataclasses.field(default_factory=list)   # data folders etc.
     work_dir: str = ""         # parent of the scratch folder ("" = system tmp)
 
@@ -193,7 +194,7 @@ class MasterOverwriteCells(OverwriteCells):
 
 SANITIZE = [ClearOutput, DeduplicateIdsTidy, MasterOverwriteKernelspec, MasterOverwriteCells,
             CheckCellMetadata]
-TIDY = [IgnorePattern, ClearMetadataPreprocessor, LimitOutput, CheckCellMetadata]
+TIDY = [IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SanitizeHTML, CheckCellMetadata]
 
 
 def run_preprocessors(classes, nb, resources, config):
@@ -218,7 +219,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 class Scratch:
     """A private folder per work unit: work/ (the kernel's cwd), tmp/ (its TMPDIR and
-    HOME) and lib/ (a read-only view putting the course's helpers on sys.path)."""
+    HOME) and lib/ (read-only for the kernel: the grading view of `helpers` and the
+    sandbox wrapper)."""
 
     def __init__(self, base, helpers_dir):
         # Named after the parent (the pool's owner), which sweeps them if it kills its workers.
@@ -227,10 +229,35 @@ class Scratch:
         for folder in (self.work, self.tmp / "home", self.lib):
             folder.mkdir(parents=True)
         if helpers_dir:
-            (self.lib / "helpers").symlink_to(helpers_dir, target_is_directory=True)
+            grading_view_of_helpers(helpers_dir, self.lib / "helpers")
+        shutil.copy(sandbox.__file__, self.lib / "sandbox.py")
+        os.chmod(self.root, 0o755)
 
     def remove(self):
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+# The reference kernels of chapters 1-5: while grading, the kernel gets stubs in their
+# place, so no tripwire a student switches off can hand them the answer, and their
+# source cannot be read. Test cells use the real ones in the judge.
+REFERENCE_MODULES = ("conv.py", "pool.py", "columns.py", "transposed.py")
+REFERENCE_STUB = '''"""Not available while a notebook is graded: the reference kernels stay with the grader."""
+
+
+def __getattr__(name):
+    from helpers._guard import ForbiddenCall
+
+    raise ForbiddenCall(f"helpers.{name} is not available while your notebook is graded: "
+                        f"your answers must not use the course's reference kernels.")
+'''
+
+
+def grading_view_of_helpers(helpers_dir, target):
+    """A copy of helpers/ for the graded kernel, reference kernels replaced by stubs."""
+    shutil.copytree(helpers_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in REFERENCE_MODULES:
+        if (target / name).exists():
+            (target / name).write_text(REFERENCE_STUB)
 
 
 def scratch_prefix(owner_pid):
@@ -271,91 +298,63 @@ def kernel_environment(scratch, limits, job):
         "OPENBLAS_NUM_THREADS": threads, "TORCH_NUM_THREADS": threads,
         "CUDA_VISIBLE_DEVICES": env.get("CUDA_VISIBLE_DEVICES", ""),
     })
+    if limits.isolation == "bubblewrap":
+        env["AUTOGRADE_ISOLATED"] = "1"
     if "COURSE_CACHE" not in env:
         env["COURSE_CACHE"] = os.path.expanduser("~/.cache/cnn-course/data")
     env.update({str(k): str(v) for k, v in limits.env.items()})
     return env
 
 
-def sandbox_command(scratch, limits, job, env, helpers_dir):
-    reads = system_read_paths() + [str(scratch.lib), helpers_dir, env["COURSE_CACHE"],
+def sandbox_command(scratch, limits, job, env):
+    """The command prefix that confines the kernel: bubblewrap's namespaces (unless
+    isolation is 'none'), then sandbox.py's rlimits and Landlock."""
+    reads = system_read_paths() + [str(scratch.lib), env["COURSE_CACHE"],
                                    *job.read_paths, *limits.read_paths]
     if env.get("COURSE_DATA"):
         reads.append(env["COURSE_DATA"])
     writes = [str(scratch.work), str(scratch.tmp), "/dev/null", *limits.write_paths]
-    cmd = [sys.executable, os.path.abspath(sandbox.__file__),
+    isolated = limits.isolation == "bubblewrap"
+    cmd = [sys.executable, str(scratch.lib / "sandbox.py"),
            "--memory-mb", str(limits.memory_mb), "--file-size-mb", str(limits.file_size_mb),
            "--cpu-seconds", str(limits.notebook_timeout * limits.cpu_threads + 60),
-           "--max-processes", str(limits.max_processes)]
+           "--max-processes", str(limits.max_processes), "--report-fd", REPORT_FD]
     if not limits.landlock:
         cmd.append("--no-landlock")
     elif limits.require_landlock:
         cmd.append("--require-landlock")
+    if isolated:
+        cmd.append("--allow-tcp")      # the network namespace has only its own loopback
+        writes.append("/dev/shm")      # a private tmpfs (torch.multiprocessing needs it)
     for p in dict.fromkeys(p for p in reads if p):
         cmd += ["--read", p]
     for p in dict.fromkeys(p for p in writes if p):
         cmd += ["--write", p]
+    if isolated:
+        cmd = isolation.bwrap_command(reads, [str(scratch.work), str(scratch.tmp)],
+                                      str(scratch.work)) + ["--"] + cmd
     return cmd
+
+
+REPORT_FD = "{report_fd}"   # the executor puts its pipe's number here (GradingExecutor.setup)
 
 
 # ----------------------------------------------------------------- execute
 
-class Tampering(Exception):
-    """The test cells did not run as written."""
-
-
-def is_graded_test(cell):
-    return cell.cell_type == "code" and nbutils.is_grade(cell) and not nbutils.is_solution(cell)
-
-
-def with_nonce(source, statement):
-    """`source` with `statement` appended, so it runs only if the cell ran to its end.
-
-    Prepended instead when the cell ends in an expression whose value nbgrader
-    might read as partial credit (anything but a print(...) or check.*(...)
-    call, which return None), or when it starts with a cell magic."""
-    if source.lstrip().startswith("%%"):
-        return f"{source}\n{statement}"
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return f"{source}\n{statement}"
-    last = body[-1] if body else None
-    if isinstance(last, ast.Expr) and not _returns_none(last.value):
-        return f"{statement}\n{source}"
-    return f"{source}\n{statement}"
-
-
-def _returns_none(node):
-    if not isinstance(node, ast.Call):
-        return False
-    func = node.func
-    if isinstance(func, ast.Name):
-        return func.id == "print"
-    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-        and func.value.id == "check"
-
-
-def _plain(value):
-    """The Python value of a user_expressions text/plain repr."""
-    try:
-        return ast.literal_eval(value["data"]["text/plain"])
-    except (KeyError, ValueError, SyntaxError):
-        return value.get("data", {}).get("text/plain")
-
-
-class GradingExecutor(Execute):
+class GradingExecutor(JudgeCells, Execute):
     """nbgrader's Execute with a sandboxed kernel, a whole-notebook deadline, an
-    output cap applied as outputs arrive, and tamper checks around test cells."""
+    output cap applied as outputs arrive, and graded test cells run by the judge."""
 
-    def setup(self, limits, scratch, env, sandbox_cmd, helpers_dir, check_path):
+    def setup(self, limits, scratch, env, sandbox_cmd):
         self.limits = limits
         self.scratch = scratch
         self.kernel_env = env
-        self.sandbox_cmd = sandbox_cmd
-        self.helpers_dir = helpers_dir
-        self.check_path = check_path
-        self.token = secrets.token_hex(8)
+        # The sandbox wrapper reports on a pipe of its own, closed before the kernel
+        # starts: nothing the kernel writes can pass for a grader message.
+        self.report_read, self.report_write = os.pipe()
+        os.set_blocking(self.report_read, False)
+        self.sandbox_cmd = [str(self.report_write) if part == REPORT_FD else part
+                            for part in sandbox_cmd]
         self.timeout = limits.cell_timeout
         self.shutdown_kernel = "immediate"   # a kill: nothing of the kernel is needed after
         self.kernel_log = scratch.root / "kernel.log"
@@ -423,64 +422,41 @@ class GradingExecutor(Execute):
                                        [line[:2000] for line in tb[-10:]]
         return super().output(outs, msg, display_id, cell_index)
 
+    def _update_display_id(self, display_id, msg):
+        # An update replaces an earlier output in place: cap it like a new one.
+        data = msg.get("content", {}).get("data", {})
+        size = sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
+        if size > min(self.limits.max_output_kb * 1024, max(self._nb_room, 0)):
+            msg["content"]["data"] = {"text/plain": f"[display update of {size // 1024} KB dropped: "
+                                                    f"past the grader's output cap]"}
+            msg["content"]["metadata"] = {}
+        return super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        # Widget state is kept in the notebook too: stop keeping it once past the cap.
+        self._charge(len(json.dumps(msg.get("content", {}).get("data", {}), default=str)))
+        if self._nb_room < 0:
+            return None
+        return super().handle_comm_msg(outs, msg, cell_index)
+
     def _charge(self, n):
         self._cell_used += n
         self._nb_room -= n
 
-    # -- guard requests (kernel_guard.py)
-    async def _guard(self, mode, **args):
-        expr = kernel_guard.expression(mode, helpers_dir=self.helpers_dir,
-                                       check_path=self.check_path, token=self.token, **args)
-        msg_id = self.kc.execute("", silent=True, store_history=False,
-                                 user_expressions={"guard": expr})
-        reply = await self.async_wait_for_reply(msg_id)
-        if reply is None:
-            raise CellTimeoutError("no reply from the kernel to the grader's check")
-        value = reply["content"].get("user_expressions", {}).get("guard", {})
-        if value.get("status") != "ok":
-            raise Tampering(f"{value.get('ename', 'Error')}: {value.get('evalue', '')}")
-        return _plain(value)
-
     # -- cells
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         self._cell_used, self._truncated, self._timed_out = 0, False, None
-        self._reply = None
         # Once a cell has replied, its outputs may still be draining (a flood of prints on a
         # busy machine): wait for them up to the notebook's deadline, not nbclient's 4 s.
         self.iopub_timeout = max(INTERRUPT_GRACE_S, int(self.deadline - time.monotonic()))
-        if not is_graded_test(cell) or not cell.source.strip() or not self.check_path:
-            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
-        fingerprint = await self._guard("rebind")
-        if fingerprint != self._fingerprint:
-            raise Tampering("the submission changed how IPython runs cells (an input or AST "
-                            "transformer, or a patched run_cell)")
-        nonce_name, nonce_value = "_autograde_" + secrets.token_hex(6), secrets.token_hex(8)
-        original = cell.source
-        cell.source = with_nonce(original, f"{nonce_name} = {nonce_value!r}")
-        verify = kernel_guard.expression("verify", helpers_dir=self.helpers_dir,
-                                         check_path=self.check_path, token=self.token,
-                                         nonce_name=nonce_name, nonce_value=nonce_value)
-        plain_execute = self.kc.execute
-        self.kc.execute = lambda code, **kw: plain_execute(
-            code, **kw, user_expressions={"guard": verify})
-        try:
-            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        finally:
-            del self.kc.execute
-            cell.source = original
-        content = (self._reply or {}).get("content", {})
-        if content.get("status") == "ok":
-            value = content.get("user_expressions", {}).get("guard", {})
-            if value.get("status") != "ok":
-                raise Tampering(f"{value.get('evalue') or 'the grader could not verify the cell'}")
-        return cell
+    def preprocess_cell(self, cell, resources, index):
+        # A graded test cell goes to the judge (JudgeCells), within the same time limits.
+        self.judge_timeout = self._get_timeout(cell)
+        return super().preprocess_cell(cell, resources, index)
 
     execute_cell = run_sync(async_execute_cell)
-
-    def on_cell_executed(self, **kwargs):
-        self._reply = kwargs.get("execute_reply")
-        return super().on_cell_executed(**kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
         """Run every cell, stopping at the deadline; records why it stopped in self.stopped."""
@@ -497,14 +473,13 @@ class GradingExecutor(Execute):
         log_file = open(self.kernel_log, "wb")
         try:
             with self.setup_kernel(cwd=str(self.scratch.work), env=self.kernel_env,
-                                   stdout=log_file, stderr=log_file):
+                                   stdout=log_file, stderr=log_file,
+                                   pass_fds=(self.report_write,)):
                 info = self.wait_for_reply(self.kc.kernel_info())
                 if info is None:
                     raise DeadKernelError("no reply to kernel_info")
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 marks["kernel"] = time.monotonic()
-                self._fingerprint = (run_sync(self._guard)("fingerprint")
-                                     if self.check_path else None)
                 marks["exec"] = time.monotonic()
                 for index, cell in enumerate(self.nb.cells):
                     if time.monotonic() >= self.deadline:
@@ -534,10 +509,9 @@ class GradingExecutor(Execute):
         except DeadKernelError:
             self.stopped = (ERROR, self._death_reason(index, nb))
             self._mark(index, "DeadKernelError", self.stopped[1])
-        except Tampering as exc:
-            self._mark(index, "GraderCheckFailed", str(exc))
-            self.stopped = (ERROR, f"test cells did not run as written: {exc} "
-                                   f"(cell {index + 1}{_cell_label(nb.cells[index])})")
+        except ChannelBroken as exc:
+            self.stopped = (ERROR, f"{exc} (cell {index + 1}{_cell_label(nb.cells[index])})")
+            self._mark(index, "ChannelBroken", str(exc))
         finally:
             log_file.close()
             end = time.monotonic()
@@ -584,13 +558,20 @@ class GradingExecutor(Execute):
         return f"the kernel {how} while running {where}" + self.log_tail()
 
     def log_tail(self):
-        """The sandbox's own complaints, if the kernel log has any (else "")."""
+        """The sandbox wrapper's own complaints, from its pipe (else "")."""
         try:
-            lines = self.kernel_log.read_text(errors="replace").splitlines()
-        except OSError:
+            text = os.read(self.report_read, 4096).decode(errors="replace")
+        except (BlockingIOError, OSError):
             return ""
-        ours = [line for line in lines if line.startswith("autograde.sandbox")]
-        return f" [{ours[-1]}]" if ours else ""
+        lines = [line for line in text.splitlines() if line.strip()]
+        return f" [{lines[-1][:300]}]" if lines else ""
+
+    def close_report(self):
+        for fd in (self.report_read, self.report_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _cell_label(cell):
@@ -632,9 +613,15 @@ def _grade(job, result):
                               f"(expected {expected}, found {', '.join(unknown)})")
     if unknown:
         result.notes.append(f"ignored notebook(s) not in the chapter: {', '.join(unknown)}")
-    helpers_dir, check_path = _locate_helpers(job)
-    if not check_path:
-        result.notes.append("helpers/check.py not found: test cells ran without tamper checks")
+    helpers_dir = _locate_helpers(job)
+    if limits.isolation == "bubblewrap":
+        reason = isolation.probe()
+        if reason:
+            raise SubmissionError(f"refused: kernels cannot be isolated on this machine ({reason}); "
+                                  f"install bubblewrap, or set c.AutogradeLimits.isolation = 'none' "
+                                  f"to grade without isolation")
+    else:
+        result.notes.append("not isolated: c.AutogradeLimits.isolation is 'none'")
     if limits.landlock and sandbox.landlock_abi() < 1:
         if limits.require_landlock:
             raise SubmissionError("Landlock is unavailable on this machine and "
@@ -662,6 +649,7 @@ def _grade(job, result):
             raise SubmissionError(f"{name}.ipynb: the nbgrader metadata cannot be repaired: "
                                   f"{exc}") from exc
         scratch = Scratch(job.work_dir, helpers_dir)
+        executor = None
         try:
             for rel, data in job.files.items():
                 target = scratch.work / rel
@@ -669,8 +657,7 @@ def _grade(job, result):
                 target.write_bytes(data)
             env = kernel_environment(scratch, limits, job)
             executor = GradingExecutor(config=config).setup(
-                limits, scratch, env, sandbox_command(scratch, limits, job, env, helpers_dir),
-                helpers_dir, check_path)
+                limits, scratch, env, sandbox_command(scratch, limits, job, env))
             with nbutils.setenv(NBGRADER_EXECUTION="autograde"):
                 try:
                     nb, resources = executor.preprocess(nb, resources)
@@ -678,12 +665,14 @@ def _grade(job, result):
                     raise SubmissionError(f"the kernel could not start: {exc}"
                                           f"{executor.log_tail()}") from exc
         finally:
+            if executor is not None:
+                executor.close_report()
             scratch.remove()
         for key in timings:
             timings[key] += executor.timings.get(key, 0.0)
         result.notes.extend(executor.notes)
         nb, resources = run_preprocessors(TIDY, nb, resources, config)
-        result.notebooks[name] = nbformat.writes(nb)
+        result.notebooks[name] = capped_notebook(nb, limits, result.notes)
         result.scores[name] = {
             c.metadata.nbgrader["grade_id"]: list(nbutils.determine_grade(c, log))
             for c in nb.cells if nbutils.is_grade(c)
@@ -696,21 +685,32 @@ def _grade(job, result):
     result.timings.update(timings)
 
 
+def capped_notebook(nb, limits, notes):
+    """The graded notebook as JSON, within its size limit: past it, the outputs of
+    cells that are not graded tests are dropped (the grade is in the test cells)."""
+    text = nbformat.writes(nb)
+    limit = 2 * limits.max_notebook_output_kb * 1024 + 4 * 2**20
+    if len(text) <= limit:
+        return text
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not nbutils.is_grade(cell):
+            cell.outputs = []
+    nb.metadata.pop("widgets", None)
+    notes.append(f"outputs dropped: the graded notebook was {len(text) // 1024} KB, "
+                 f"over its {limit // 1024} KB limit")
+    return nbformat.writes(nb)
+
+
 def _locate_helpers(job):
-    """The helpers folder and check.py for the kernel: the job's paths when they
-    exist here, else the `helpers` package this worker can import."""
+    """The helpers folder for the kernel: the job's when it exists here, else the
+    `helpers` package this worker can import."""
     helpers_dir = job.helpers_dir
     if not helpers_dir or not os.path.isdir(helpers_dir):
         import importlib.util
 
         spec = importlib.util.find_spec("helpers")
         helpers_dir = os.path.dirname(spec.origin) if spec and spec.origin else ""
-    helpers_dir = os.path.realpath(helpers_dir) if helpers_dir else ""
-    check_path = job.check_path if job.check_path and os.path.isfile(job.check_path) else (
-        os.path.join(helpers_dir, "check.py") if helpers_dir else "")
-    if check_path and not os.path.isfile(check_path):
-        check_path = ""
-    return helpers_dir, (os.path.realpath(check_path) if check_path else "")
+    return os.path.realpath(helpers_dir) if helpers_dir else ""
 
 
 def _read_notebook(name, data, job):

@@ -2,7 +2,7 @@
 
 `generate_feedback` runs nbgrader's GenerateFeedback converter with this chain:
 
-    GetGrades -> RedactHiddenTests -> ClearHiddenTests -> CSSHTMLHeaderPreprocessor
+    GetGrades -> SanitizeHTML -> RedactHiddenTests -> ClearHiddenTests -> CSSHTMLHeaderPreprocessor
 
 ClearHiddenTests removes the hidden regions from the test cells' source.
 RedactHiddenTests (below) handles the outputs, where hidden code can still
@@ -27,6 +27,7 @@ import html
 import re
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbgrader import utils as nbutils
 from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
@@ -95,7 +96,9 @@ class RedactHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-FEEDBACK_PREPROCESSORS = [GetGrades, RedactHiddenTests, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# SanitizeHTML: no script from a student's answer or output runs in the page.
+FEEDBACK_PREPROCESSORS = [GetGrades, SanitizeHTML, RedactHiddenTests, ClearHiddenTests,
+                          CSSHTMLHeaderPreprocessor]
 
 
 def generate_feedback(course, chapter, student):
@@ -114,14 +117,16 @@ def error_page(course, chapter, student, status, reason):
     """A short page for a submission that could not be graded automatically."""
     folder = course.path("feedback", student, chapter)
     folder.mkdir(parents=True, exist_ok=True)
-    notebooks = list(course.master(chapter)["notebooks"]) or [chapter]
+    master = course.master(chapter)
+    notebooks = list(master["notebooks"]) or [chapter]
     title = "timed out" if status == "timeout" else "could not be graded automatically"
+    reason = redact_reason(reason or status, master)
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(chapter)}: feedback</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">
 <h1>{html.escape(chapter)}</h1>
 <p>Your submission {title}.</p>
-<p><b>Reason:</b> {html.escape(reason or status)}</p>
+<p><b>Reason:</b> {html.escape(reason)}</p>
 <p>Your instructor has been told and will look at it. Check that the notebook opens
 in JupyterLab, that <i>Restart kernel and run all cells</i> finishes within a few
 minutes, and that you submitted the notebook of this chapter.</p>
@@ -129,6 +134,18 @@ minutes, and that you submitted the notebook of this chapter.</p>
 """
     for name in notebooks:
         (folder / f"{name}.html").write_text(page)
+
+
+def redact_reason(reason, master, limit=1000):
+    """A reason fit to show a student: no line of hidden test code, at most `limit` chars."""
+    lines = set()
+    for nb in master.get("notebooks", {}).values():
+        for cell in nb.get("cells", []):
+            for region in _HIDDEN.findall(cell.get("source", "")):
+                lines.update(line.strip() for line in region.splitlines() if len(line.strip()) >= 12)
+    for line in sorted(lines, key=len, reverse=True):
+        reason = reason.replace(line, PLACEHOLDER)
+    return reason if len(reason) <= limit else reason[:limit] + " [...]"
 
 
 def write_feedback(course, chapters, students=None, progress=True):

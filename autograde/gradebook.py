@@ -14,6 +14,7 @@ the reason, and a hash of what was graded, which nbgrader's schema has no
 room for. nbgrader never reads it; `export` and `feedback` do.
 """
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import os
@@ -31,7 +32,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from sqlalchemy.exc import SAWarning
 
-from autograde.execute import GRADED
+from autograde.execute import ERROR, GRADED
+from autograde.submissions import TIMESTAMP, read_timestamp
 
 STATUS_FILE = "autograde-status.sqlite"
 LOCK_FILE = "autograde.lock"
@@ -154,18 +156,53 @@ class GradebookWriter:
         return folder.is_dir() and any(folder.glob("*.ipynb"))
 
     def write(self, result):
-        """Record one result: files, grades, status (in that order; each step commits).
-        Ctrl-C during a write takes effect once the write is complete."""
+        """Record one result: files, grades, status (in that order; each step commits);
+        returns the result recorded (an error instead when the timestamp is bad).
+        Ctrl-C during a write takes effect once the write is complete. On a failure
+        the gradebook's unfinished changes are rolled back and the exception raised:
+        the caller records it with `write_error`."""
         started = time.monotonic()
         with _sigint_deferred(), warnings.catch_warnings():
             # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are noise
             warnings.simplefilter("ignore", SAWarning)
-            self._write(result, started)
+            try:
+                return self._write(result, started)
+            except Exception:
+                self.gb.db.rollback()
+                raise
+
+    def write_error(self, result):
+        """Record an error result when `write` failed: the status row first (so the
+        reason is never lost), then, where possible, the gradebook's review flag."""
+        self.gb.db.rollback()
+        self.status.put(result)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            try:
+                self._flag_for_review(self.gb.find_submission(result.chapter, result.student))
+            except MissingEntry:
+                pass  # never saved: nothing in the gradebook to flag
+
+    def _timestamp(self, result):
+        """(timestamp or None, result): a timestamp.txt that is not a plausible time turns
+        the result into an error naming the file; it is not a reason to stop the batch."""
+        student, chapter = result.student, result.chapter
+        path = self.course.path("submitted", student, chapter) / TIMESTAMP
+        label = f"submitted/{student}/{chapter}/{TIMESTAMP}"
+        if not path.is_file():
+            return None, result
+        try:
+            return read_timestamp(path, label), result
+        except (OSError, ValueError) as exc:
+            # no input hash: once the file is fixed (or deleted) the next `grade` redoes it
+            return None, dataclasses.replace(
+                result, status=ERROR, input_hash="", scores={},
+                reason=f"{exc}; fix or delete that file, then run grade again")
 
     def _write(self, result, started):
         course, student, chapter = self.course, result.student, result.chapter
+        timestamp, result = self._timestamp(result)
         self.gb.update_or_create_student(student)
-        timestamp = course.timestamp(student, chapter)
         submission = (self.gb.update_or_create_submission(chapter, student, timestamp=timestamp)
                       if timestamp else self.gb.update_or_create_submission(chapter, student))
         folder = course.path("autograded", student, chapter)
@@ -195,6 +232,7 @@ class GradebookWriter:
             self.gb.db.commit()
         result.timings["write"] = round(time.monotonic() - started, 3)
         self.status.put(result)
+        return result
 
     def _flag_for_review(self, submission):
         """An errored submission has no automatic score: each grade waits for a person."""

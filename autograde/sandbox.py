@@ -77,7 +77,7 @@ def _fs_mask(abi):
     return _FS_BY_ABI[max(v for v in _FS_BY_ABI if v <= abi)]
 
 
-def apply_landlock(read_paths, write_paths, abi=None):
+def apply_landlock(read_paths, write_paths, abi=None, allow_tcp=False):
     """Restrict this process (and what it execs) to the given paths.
 
     read_paths: may be read and executed; write_paths: anything (create,
@@ -92,7 +92,8 @@ def apply_landlock(read_paths, write_paths, abi=None):
     attr = _RulesetAttr(handled_fs, 0, 0)
     size = 8
     if abi >= 4:
-        attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP   # no rules: no TCP at all
+        # no rules: no TCP at all (unless the kernel has a network namespace of its own)
+        attr.handled_access_net = 0 if allow_tcp else NET_BIND_TCP | NET_CONNECT_TCP
         size = 16
     if abi >= 6:
         attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
@@ -115,7 +116,7 @@ def apply_landlock(read_paths, write_paths, abi=None):
     finally:
         os.close(ruleset)
     parts = [f"landlock ABI {abi}: read {len(read_paths)} paths, write {len(write_paths)}"]
-    if abi >= 4:
+    if abi >= 4 and not allow_tcp:
         parts.append("no TCP")
     if abi >= 6:
         parts.append("signals and abstract sockets scoped")
@@ -175,6 +176,11 @@ def parse_args(argv):
     parser.add_argument("--no-landlock", action="store_true", help="rlimits only")
     parser.add_argument("--require-landlock", action="store_true",
                         help="fail instead of warning when Landlock is unavailable")
+    parser.add_argument("--allow-tcp", action="store_true",
+                        help="let Landlock allow TCP (inside a private network namespace)")
+    parser.add_argument("--report-fd", type=int, default=2,
+                        help="where this wrapper's own messages go (closed before the exec, so "
+                             "the kernel cannot write on it)")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the command to exec")
     args = parser.parse_args(argv)
     if args.cmd and args.cmd[0] == "--":
@@ -186,30 +192,40 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    def report(message, code):
+        os.write(args.report_fd, (message + "\n").encode())
+        sys.exit(code)
+
     if sys.platform.startswith("linux"):
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() == 1:  # the parent already died between fork and prctl
-            sys.exit(1)
+        if os.getppid() == 1 and not os.environ.get("AUTOGRADE_ISOLATED"):
+            sys.exit(1)   # the parent already died between fork and prctl
     try:
         set_limits(args.memory_mb, args.cpu_seconds, args.file_size_mb, args.max_processes)
     except (ValueError, OSError) as exc:
-        print(f"autograde.sandbox: cannot set resource limits: {exc}", file=sys.stderr)
-        sys.exit(70)
+        report(f"autograde.sandbox: cannot set resource limits: {exc}", 70)
     if not args.no_landlock:
         abi = landlock_abi()
         if abi < 1:
             message = ("autograde.sandbox: WARNING Landlock is not available: the student's "
                        "kernel can write anywhere the grader can")
             if args.require_landlock:
-                print(message.replace("WARNING", "ERROR"), file=sys.stderr)
-                sys.exit(71)
-            print(message, file=sys.stderr)
+                report(message.replace("WARNING", "ERROR"), 71)
+            os.write(args.report_fd, (message + "\n").encode())
         else:
             try:
-                apply_landlock(args.read, args.write, abi)
+                apply_landlock(args.read, args.write, abi, allow_tcp=args.allow_tcp)
             except OSError as exc:
-                print(f"autograde.sandbox: Landlock failed: {exc}", file=sys.stderr)
-                sys.exit(72)
+                report(f"autograde.sandbox: Landlock failed: {exc}", 72)
+    if args.report_fd > 2:
+        os.close(args.report_fd)
+    if os.environ.get("AUTOGRADE_ISOLATED"):
+        # In its own PID namespace the kernel's parent is bubblewrap's init (pid 1), which
+        # ipykernel would read as "my parent died"; bubblewrap's --die-with-parent does
+        # that job instead.
+        os.environ.pop("JPY_PARENT_PID", None)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)   # bubblewrap was started ignoring it
     os.execvp(args.cmd[0], args.cmd)
 
 

@@ -6,6 +6,10 @@
 """
 from pathlib import Path
 
+from autograde import venv_tools_on_path
+
+venv_tools_on_path()
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = (
     "01_convolution",

@@ -5,6 +5,10 @@ import sys
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"] and "--train" in argv:  # accuracy benchmark: course/bench_train.py
+        from course.bench_train import main as bench_train_main
+
+        return bench_train_main([a for a in argv[1:] if a != "--train"])
     if argv[:1] == ["bench"]:  # the benchmark parses its own options (--only, --repeats ...)
         from course.bench import main as bench_main
 
@@ -29,7 +33,8 @@ def main(argv=None):
     check.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
 
     commands.add_parser(
-        "bench", help="print speed benchmarks side by side (python -m course bench --help)"
+        "bench", help="print speed benchmarks side by side (python -m course bench --help); "
+        "--train: train every model and report accuracy (python -m course bench --train --help)"
     )
 
     args = parser.parse_args(argv)

@@ -11,6 +11,9 @@ on the same functions:
 - release_in_sync: release/ is what nbgrader generates from source/ now.
 - release_leaks_nothing: no solution code and no hidden test in release/.
 - stored_clean:   notebooks are committed without outputs.
+- stored_kernel_metadata: notebooks are committed with the complete
+                  language_info (and kernelspec) the kernel reports, so
+                  JupyterLab opens them unchanged (no "unsaved" mark).
 """
 import os
 import re
@@ -26,7 +29,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.utils import determine_grade, is_grade, is_solution
 
 from course import ROOT, release_notebook, resolve_chapters, source_notebook
-from course.release import generate_elsewhere
+from course.release import LANGUAGE_INFO_KEYS, generate_elsewhere, kernel_metadata
 
 CELL_TIMEOUT = 120  # seconds; generous, since CI machines are shared
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -230,7 +233,43 @@ def stored_clean(chapter, root=ROOT):
     return result
 
 
-CHECKS = (stored_clean, release_in_sync, release_leaks_nothing, source_passes, release_fails_cleanly)
+def kernel_metadata_problems(metadata):
+    """What a notebook's metadata lacks against the kernel's; [] when complete.
+
+    language_info must have every key the kernel reports (its values too, but
+    for the Python patch version, which differs from machine to machine); the
+    kernelspec must be the installed python3 spec's.
+    """
+    kernelspec, language_info = kernel_metadata()
+    stored = metadata.get("language_info") or {}
+    problems = []
+    missing = [key for key in LANGUAGE_INFO_KEYS if key not in stored]
+    if missing:
+        problems.append(f"language_info lacks {', '.join(missing)}")
+    differ = [key for key in LANGUAGE_INFO_KEYS
+              if key != "version" and key in stored and stored[key] != language_info[key]]
+    if differ:
+        problems.append(f"language_info differs from the kernel's in {', '.join(differ)}")
+    if metadata.get("kernelspec") != kernelspec:
+        problems.append(f"kernelspec is {metadata.get('kernelspec')}, the kernel's is {kernelspec}")
+    return problems
+
+
+def stored_kernel_metadata(chapter, root=ROOT):
+    """Source and release notebooks store the kernel's complete language_info and kernelspec."""
+    result = Result()
+    for path in (source_notebook(chapter, root), release_notebook(chapter, root)):
+        if not path.exists():
+            continue
+        for problem in kernel_metadata_problems(nbformat.read(path, as_version=4).metadata):
+            result.problems.append(
+                f"{path.relative_to(root)}: {problem}, so JupyterLab opens it as changed: "
+                "run python -m course release to store it"
+            )
+    return result
+
+
+CHECKS = (stored_clean, stored_kernel_metadata, release_in_sync, release_leaks_nothing, source_passes, release_fails_cleanly)
 
 
 def _run(check, chapter):

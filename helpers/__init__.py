@@ -9,7 +9,8 @@ pays only for what it touches:
 
 Where things live: conv (chapters 1-2), pool (3), columns (4: im2col, image to columns), transposed (5),
 check (test cells), data (MNIST, CIFAR-10, CIFAR-2), plot (figures),
-widgets (interactive explorers), models (networks used by the chapters).
+widgets (interactive explorers), models (networks used by the chapters),
+train (devices, run sizes, data loaders and the training loop: chapters 6-8).
 """
 import importlib
 
@@ -36,7 +37,7 @@ _KERNELS = {
     "conv_transpose2d_zero_insert": "transposed",
     "conv_transpose_output_size": "transposed",
 }
-_SUBMODULES = {"check", "conv", "pool", "columns", "transposed", "data", "plot", "widgets", "models"}
+_SUBMODULES = {"check", "conv", "pool", "columns", "transposed", "data", "plot", "widgets", "models", "train"}
 
 __all__ = sorted(_KERNELS) + sorted(_SUBMODULES)
 

@@ -26,14 +26,12 @@ def reference(fn):
 
     @functools.wraps(fn)
     def guarded(*args, **kwargs):
+        __tracebackhide__ = True
         if _inside_reference.get():
             return fn(*args, **kwargs)
         blocked = _forbidden_kernels.get()
         if fn.__name__ in blocked or "*" in blocked:
-            raise ForbiddenCall(
-                f"your answer called helpers.{fn.__name__}, the course's reference "
-                f"solution. Write your own version: building it is the exercise."
-            )
+            _forbidden(f"helpers.{fn.__name__}", reference=True)
         token = _inside_reference.set(True)
         try:
             return fn(*args, **kwargs)
@@ -63,12 +61,11 @@ def forbid(*things):
 
     class Tripwire(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
+            # Every torch call of the student's code passes here: an error of the call
+            # itself (a negative-step slice, a shape mismatch) is theirs, not the tripwire's.
+            __tracebackhide__ = True
             if func in funcs:
-                raise ForbiddenCall(
-                    f"your answer called {funcs[func]}, which does the whole job "
-                    f"for you. Build it from simpler operations (indexing, sums, "
-                    f"products, loops): that is the exercise."
-                )
+                _forbidden(funcs[func])
             return func(*args, **(kwargs or {}))
 
     token = _forbidden_kernels.set(_forbidden_kernels.get() | names)
@@ -80,6 +77,47 @@ def forbid(*things):
             yield
     finally:
         _forbidden_kernels.reset(token)
+
+
+# What to use instead, by the first key found in the forbidden name.
+_INSTEAD = [
+    ("pool", "take each window with slicing (X[..., i:i + k, j:j + k]) and reduce it with "
+             ".max() or .mean(), in loops over the output positions"),
+    ("transpose", "scatter each input value times the kernel into the output with slicing "
+                  "and +=, in loops over the input positions"),
+    ("unfold", "cut each window out yourself with slicing (X[..., i:i + kh, j:j + kw]) "
+               "in loops over the output positions"),
+    ("as_strided", "cut each window out yourself with slicing (X[..., i:i + kh, j:j + kw])"),
+    ("im2col", "cut each window out with slicing and flatten it (.reshape(-1)), one column per "
+               "output position"),
+    ("conv", "loop over the output positions and compute each value from a slice of the input "
+             "times the kernel: (X[i:i + kh, j:j + kw] * K).sum()"),
+    ("pad", "make a larger tensor of zeros (torch.zeros) and copy the input into its middle "
+            "with slicing"),
+]
+
+
+def _forbidden(name, reference=False):
+    """Raise ForbiddenCall for `name`: which call, on which line of the student's code, what instead."""
+    __tracebackhide__ = True
+    import sys
+
+    what = ("the course's reference solution, there to check your answer against"
+            if reference else "which does the work this exercise asks you to write")
+    lines = [f"your answer called {name}, {what}."]
+    try:
+        from helpers.hints import student_frame, where_text
+
+        where = student_frame(sys._getframe(1), in_function=True)
+        if where:
+            lines.append(f"  in {where_text(where)}")
+    except Exception:  # noqa: BLE001 - the message is still useful without the line
+        pass
+    low = name.lower()
+    instead = None if reference else next((text for key, text in _INSTEAD if key in low), None)
+    instead = instead or "build it from simpler operations (indexing, slicing, sums, products, loops)"
+    lines.append(f"  instead: {instead}.")
+    raise ForbiddenCall("\n".join(lines))
 
 
 def _display_name(func):

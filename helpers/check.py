@@ -32,9 +32,13 @@ import numbers
 
 import torch
 
-from helpers._guard import ForbiddenCall, forbid
+import contextlib
 
-__all__ = ["CheckFailure", "ForbiddenCall", "close", "equal", "forbid", "shape", "tensor"]
+from helpers import _guard
+from helpers._guard import ForbiddenCall
+from helpers import feedback as _feedback; _feedback.install()  # short error display in notebooks
+
+__all__ = ["CheckFailure", "ForbiddenCall", "close", "equal", "forbid", "make", "shape", "tensor"]
 
 # Captured at import: later monkeypatching of torch cannot change them.
 _Tensor = torch.Tensor
@@ -442,7 +446,15 @@ def _tensor_message(actual, expected, name, mistakes, rtol, atol, exact, check_d
 
 def _fail(msg):
     __tracebackhide__ = True  # IPython and pytest leave this frame out of tracebacks
-    raise CheckFailure(msg)
+    raise CheckFailure(_cause_first(msg))
+
+
+def _cause_first(msg):
+    """The likely cause right under the first line: what a student reads at a glance."""
+    lines = msg.split("\n")
+    causes = [line for line in lines[1:] if line.lstrip().startswith("likely cause")]
+    rest = [line for line in lines[1:] if line not in causes]
+    return "\n".join([lines[0], *causes, *rest])
 
 
 # ---------------------------------------------------------------- public API
@@ -754,3 +766,80 @@ def tensor(actual, name="output"):
     msg = _not_a_tensor(actual, name)
     if msg:
         _fail(msg)
+
+
+# ---------------------------------------------------------------- kernel or judge
+
+# Set while the grader's judge runs a test cell (docs/grading.md): then the
+# student's code lives in another process, and `forbid` and `make` talk to it.
+_judge = None
+_judged_forbid = []
+
+
+@contextlib.contextmanager
+def judging(judge):
+    """Run test code in the judge: `forbid` and `make` go to the student's kernel."""
+    global _judge
+    previous, _judge = _judge, judge
+    try:
+        yield
+    finally:
+        _judge = previous
+        _judged_forbid.clear()
+
+
+def judged_forbidden():
+    """The names the enclosing `forbid` blocks switch off (judge side), as strings."""
+    return sorted({name for names in _judged_forbid for name in names})
+
+
+def forbid(*things):
+    """Switch off reference kernels and torch functions for the enclosed call.
+
+    things: helpers kernel names ("corr2d"; "*" for all) and torch callables
+        (torch.nn.functional.conv2d, torch.Tensor.unfold, torch.ops.aten.conv2d).
+    Raises ForbiddenCall naming what was called. See helpers/_guard.py.
+    """
+    if _judge is None:
+        return _guard.forbid(*things)
+    return _forbid_in_kernel(tuple(t if isinstance(t, str) else _guard._display_name(t)
+                                   for t in things))
+
+
+@contextlib.contextmanager
+def _forbid_in_kernel(names):
+    _judge.forbidden_seen.update(names)
+    _judged_forbid.append(names)
+    try:
+        yield
+    finally:
+        _judged_forbid.remove(names)
+
+
+def make(dotted_name, *args, **kwargs):
+    """Build an object to hand to the student's code: `make("torch.nn.CrossEntropyLoss")`.
+
+    dotted_name: "package.module.Callable" under torch or helpers, e.g.
+        "helpers.models.Net", "torch.optim.SGD", "torch.utils.data.DataLoader".
+    Returns dotted_name(*args, **kwargs). In the student's kernel that is all
+    it does; when a notebook is graded, the judge builds the object in the
+    student's kernel instead and gets back a proxy (see docs/grading.md).
+    """
+    import importlib
+
+    if not isinstance(dotted_name, str) or dotted_name.split(".")[0] not in ("torch", "helpers"):
+        raise ValueError(f"dotted_name: expected a 'torch.' or 'helpers.' name, got {dotted_name!r}")
+    if _judge is not None:
+        return _judge.make(dotted_name, args, kwargs)
+    module_name, _, attr = dotted_name.rpartition(".")
+    target = None
+    while module_name:
+        try:
+            target = importlib.import_module(module_name)
+            break
+        except ImportError:
+            module_name, _, head = module_name.rpartition(".")
+            attr = f"{head}.{attr}"
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target(*args, **kwargs)

@@ -799,3 +799,325 @@ def grids(arrays, titles=None, fmt="{:g}", cmap=None, vmin=None, vmax=None, supt
 __all__.append("grids")
 
 __all__ += ["pooling_window", "pooling_gradient"]
+
+
+# ---------------------------------------------------------------- chapter 6 (training pictures)
+
+def image_grid(images, labels=None, classes=None, predictions=None, ncols=8, size=1.3):
+    """Images in a grid, each titled with its class name.
+
+    images: (N, C, H, W) or (N, H, W) tensor / array (uint8, or float: normalised
+        images are rescaled for display), or a list of images.
+    labels: N class indices (or None); classes: their names (index -> name).
+    predictions: N predicted indices (or None); then each title reads
+        "true / predicted", green when right and red when wrong.
+    Returns the Figure.
+    """
+    imgs = [_image(im) for im in _image_list(images)]
+    n = len(imgs)
+    if n == 0:
+        raise ValueError("image_grid: no images")
+
+    def name(k):
+        k = int(k)
+        return str(classes[k]) if classes is not None and 0 <= k < len(classes) else str(k)
+
+    labels = None if labels is None else [int(v) for v in _array(labels).reshape(-1)]
+    predictions = None if predictions is None else [int(v) for v in _array(predictions).reshape(-1)]
+    for what, seq in (("labels", labels), ("predictions", predictions)):
+        if seq is not None and len(seq) != n:
+            raise ValueError(f"image_grid: {n} images but {len(seq)} {what}")
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    titled = labels is not None or predictions is not None
+    fig = _figure(size * ncols, (size + (0.3 if titled else 0)) * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        im = imgs[k]
+        ax.imshow(im, cmap="gray" if im.ndim == 2 else None, interpolation="nearest")
+        if predictions is not None:
+            right = labels is None or predictions[k] == labels[k]
+            text = name(predictions[k]) if labels is None else f"{name(labels[k])} / {name(predictions[k])}"
+            ax.set_title(text, fontsize=8, color="#2ca02c" if right else "#d62728")
+        elif labels is not None:
+            ax.set_title(name(labels[k]), fontsize=8)
+    if predictions is not None and labels is not None:
+        wrong = sum(p != t for p, t in zip(predictions, labels))
+        fig.suptitle(f"true / predicted: {n - wrong} of {n} right", fontsize=10)
+    return fig
+
+
+def _history_dict(history):
+    """history as a dict name -> list of numbers (accepts a list of per-epoch dicts, or an
+    object with as_dict(), such as helpers.train.History)."""
+    if hasattr(history, "as_dict"):
+        history = history.as_dict()
+    if isinstance(history, (list, tuple)):
+        merged = {}
+        for row in history:
+            for k, v in dict(row).items():
+                merged.setdefault(k, []).append(v)
+        return merged
+    if hasattr(history, "items"):
+        return {k: list(v) for k, v in history.items()
+                if isinstance(v, (list, tuple)) or hasattr(v, "__len__") and not isinstance(v, str)}
+    raise TypeError(f"history must be a dict of lists or a list of dicts, got {type(history).__name__}")
+
+
+class LiveCurves:
+    """Loss and accuracy curves that redraw while a model trains.
+
+        live = plot.LiveCurves(keys=("loss", "acc"))
+        history = train.fit(..., callback=live.update)   # or callback=live
+        live.figure                                       # the last picture
+
+    update(history) draws the curves of `history` (a dict name -> per-epoch
+    values, or a list of per-epoch dicts); in Jupyter the picture is shown
+    once and then replaced in place at every call (one display, updated), so a
+    notebook executed headless keeps the final picture as a static PNG.
+    Series are matched as in `curves`: key "acc" shows train_acc, val_acc, ...
+    Keys without data yet are skipped. Extra arguments to update are ignored,
+    so it fits any per-epoch callback signature.
+
+    show: False draws without displaying (tests, scripts).
+    """
+
+    def __init__(self, keys=("loss", "acc"), title=None, show=True):
+        self.keys = (keys,) if isinstance(keys, str) else tuple(keys)
+        self.title = title
+        self.show = show
+        self.figure = None
+        self.updates = 0
+        self._handle = None
+
+    def update(self, history, *args, **kwargs):
+        hist = {k: v for k, v in _history_dict(history).items() if len(v)}
+        keys = [k for k in self.keys
+                if any(n == k or n.endswith("_" + k) or n.startswith(k + "_") for n in hist)]
+        if not keys:
+            return self.figure
+        epochs = max(len(v) for v in hist.values())
+        title = self.title or f"after epoch {epochs}"
+        self.figure = curves(hist, keys, title=title)
+        self.updates += 1
+        if self.show:
+            from IPython.display import display
+
+            if self._handle is None:
+                self._handle = display(self.figure, display_id=True)
+            else:
+                self._handle.update(self.figure)
+        return self.figure
+
+    __call__ = update
+
+    def _repr_png_(self):
+        return None if self.figure is None else self.figure._repr_png_()
+
+
+def class_accuracy(accuracies, classes=None, title=None):
+    """Per-class accuracy as horizontal bars, each labelled with its percentage.
+
+    accuracies: dict class name -> accuracy in [0, 1], or a sequence of
+        accuracies (then `classes` names them).
+    Returns the Figure.
+    """
+    if hasattr(accuracies, "items"):
+        names = [str(k) for k in accuracies]
+        values = [float(_array(v)) for v in accuracies.values()]
+    else:
+        values = [float(v) for v in _array(accuracies).reshape(-1)]
+        names = [str(c) for c in classes] if classes is not None else [str(k) for k in range(len(values))]
+    if len(names) != len(values):
+        raise ValueError(f"class_accuracy: {len(values)} accuracies but {len(names)} class names")
+    if not values:
+        raise ValueError("class_accuracy: no classes")
+    fig = _figure(5.2, 0.38 * len(values) + 1.1)
+    ax = fig.subplots()
+    ys = np.arange(len(values))[::-1]
+    colors = [WINDOW if v == min(values) and len(values) > 1 else WINDOW_COLORS[1] for v in values]
+    ax.barh(ys, values, color=colors)
+    for y, v in zip(ys, values):
+        ax.text(min(v, 1.0) + 0.01, y, f"{v:.1%}", va="center", fontsize=8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(names, fontsize=9)
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("accuracy")
+    mean = float(np.mean(values))
+    ax.axvline(mean, color="#7f7f7f", lw=1, ls="--")
+    ax.set_title(title or f"per-class accuracy (dashed: mean {mean:.1%})", fontsize=10)
+    return fig
+
+
+def confusion_counts(y_true, y_pred, n_classes):
+    """The (n_classes, n_classes) confusion matrix as a NumPy int array, by scikit-learn.
+
+    Row = true class, column = predicted class; classes with no sample still
+    get their (zero) row and column.
+    """
+    from sklearn.metrics import confusion_matrix as _sk_confusion
+
+    t = _array(y_true).reshape(-1).astype(np.int64)
+    p = _array(y_pred).reshape(-1).astype(np.int64)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.size} labels but y_pred {p.size}")
+    return _sk_confusion(t, p, labels=list(range(int(n_classes))))
+
+
+def confusion(y_true, y_pred, classes, normalize=False, title=None):
+    """Confusion matrix of labels against predictions (scikit-learn counts), drawn
+    by `confusion_matrix`. Returns the Figure; its `counts` attribute holds the matrix."""
+    counts = confusion_counts(y_true, y_pred, len(classes))
+    fig = confusion_matrix(counts, classes, normalize=normalize, title=title)
+    fig.counts = counts
+    return fig
+
+
+def conv_filters(weight, ncols=8, size=0.9, title=None):
+    """The filters of a convolution layer, one tile each.
+
+    weight: (C_out, C_in, kh, kw), e.g. model.conv1.weight. With 3 input
+    channels each filter is shown as a colour patch (its 3 channels as RGB,
+    rescaled to [0, 1] filter by filter, so mid-grey is 0); otherwise the
+    channels of each filter are averaged into one grey tile.
+    Returns the Figure.
+    """
+    w = _array(weight).astype(float)
+    if w.ndim != 4:
+        raise ValueError(f"conv_filters: expected a (C_out, C_in, kh, kw) weight, got shape {w.shape}")
+    C = w.shape[0]
+    ncols = max(1, min(ncols, C))
+    nrows = math.ceil(C / ncols)
+    fig = _figure(size * ncols, size * nrows + (0.45 if title else 0.2))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k >= C:
+            continue
+        f = w[k]
+        if f.shape[0] == 3:
+            m = np.abs(f).max()
+            tile = np.transpose(f / (2 * m) + 0.5 if m > 0 else np.full_like(f, 0.5), (1, 2, 0))
+            ax.imshow(tile, interpolation="nearest")
+        else:
+            ax.imshow(f.mean(axis=0), cmap="gray", interpolation="nearest")
+        ax.set_title(str(k), fontsize=7)
+    fig.suptitle(title or f"{C} filters {w.shape[2]}x{w.shape[3]} over {w.shape[1]} channels",
+                 fontsize=10)
+    return fig
+
+
+def layer_outputs(model, x):
+    """The output of every top-level layer of `model` for input x, in order.
+
+    model: an nn.Module; its direct children (conv1, act1, pool1, ...) are
+    hooked. Functional parts of forward (torch.tanh, F.max_pool2d) have no
+    module, so they do not appear: use a model whose layers are modules to see
+    every step. x: one image (C, H, W) or a batch (N, C, H, W).
+    Returns a dict name -> output tensor (detached, on the CPU), the model's
+    own output under "output". The model's training mode is left as it was.
+    """
+    import torch
+
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    outs, hooks = {}, []
+    for name, child in model.named_children():
+        def hook(module, inputs, output, name=name):
+            if torch.is_tensor(output):
+                outs[name] = output.detach().cpu()
+        hooks.append(child.register_forward_hook(hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            device = next(model.parameters(), torch.empty(0)).device
+            out = model(x.to(device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    outs["output"] = out.detach().cpu()
+    return outs
+
+
+def layer_maps(output, name="layer", ncols=8, cmap="viridis", size=1.2):
+    """One layer's output for one image: feature maps as a grid, a vector as a strip.
+
+    output: (C, H, W) or (1, C, H, W) -> `feature_maps`; (D,) or (1, D) -> one
+    row of D cells coloured by value, numbered. Returns the Figure.
+    """
+    a = _array(output)
+    if a.ndim in (2, 4) and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 3:
+        return feature_maps(a, ncols=ncols, cmap=cmap, size=size,
+                            title=f"{name}: {a.shape[0]} maps of {a.shape[1]}x{a.shape[2]}")
+    if a.ndim != 1:
+        raise ValueError(f"layer_maps: expected (C, H, W) or (D,), got shape {a.shape}")
+    D = a.shape[0]
+    fig = _figure(min(0.35 * D + 1, 14), 1.4)
+    ax = fig.subplots()
+    ax.imshow(a[None, :].astype(float), cmap=cmap, aspect="auto", interpolation="nearest")
+    ax.set_yticks([])
+    if D <= 40:
+        ax.set_xticks(range(D))
+        ax.tick_params(labelsize=7)
+    ax.set_title(f"{name}: a vector of {D} values", fontsize=10)
+    return fig
+
+
+def layer_view(image, output, name="layer", title=None, ncols=8, cmap="viridis"):
+    """One image and one layer's output for it, side by side in one Figure.
+
+    image: (C, H, W) (normalised images are rescaled for display);
+    output: that layer's output for the image, (C, H, W) maps or a (D,) vector
+    (a leading batch axis of 1 is dropped). Returns the Figure.
+    """
+    a = _array(output)
+    if a.ndim in (2, 4) and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim not in (1, 3):
+        raise ValueError(f"layer_view: expected (C, H, W) or (D,) output, got shape {a.shape}")
+    im = _image(image)
+    if a.ndim == 3:
+        C = a.shape[0]
+        cols = max(1, min(ncols, C))
+        rows = math.ceil(C / cols)
+        cell = 1.0 if C > 8 else 1.3
+        width, height = cell * cols, cell * rows + 0.5
+    else:
+        width, height = min(0.3 * a.shape[0] + 1, 11), 1.6
+    fig = _figure(2.6 + width, max(2.6, height))
+    left, right = fig.subfigures(1, 2, width_ratios=[2.6, width])
+    ax = left.subplots()
+    ax.imshow(im, cmap="gray" if im.ndim == 2 else None, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(str(title), fontsize=9)
+    if a.ndim == 3:
+        axes = np.atleast_1d(right.subplots(rows, cols, squeeze=False)).ravel()
+        lo, hi = float(a.min()), float(a.max())
+        for k, axk in enumerate(axes):
+            axk.set_axis_off()
+            if k < C:
+                axk.imshow(a[k].astype(float), cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+                axk.set_title(str(k), fontsize=7)
+        right.suptitle(f"{name}: {C} maps of {a.shape[1]}x{a.shape[2]} "
+                       f"(one colour scale, {lo:.2g} to {hi:.2g})", fontsize=9)
+    else:
+        axv = right.subplots()
+        axv.imshow(a[None, :].astype(float), cmap=cmap, aspect="auto", interpolation="nearest")
+        axv.set_yticks([])
+        if a.shape[0] <= 40:
+            axv.set_xticks(range(a.shape[0]))
+            axv.tick_params(labelsize=7)
+        axv.set_title(f"{name}: a vector of {a.shape[0]} values", fontsize=9)
+    return fig
+
+
+__all__ += ["image_grid", "LiveCurves", "class_accuracy", "confusion_counts", "confusion",
+            "conv_filters", "layer_outputs", "layer_maps", "layer_view"]

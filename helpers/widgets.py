@@ -14,7 +14,8 @@ widget support. Impossible settings show a readable message, never a traceback.
 Attributes for tests and curious students: `explorer.controls` (name ->
 slider), `explorer.formula` (the HTML widget with the text), `explorer.text`
 (that text, plain), `explorer.figure` (the current Figure, None when the
-setting is impossible).
+setting is impossible), `explorer.shown` (what the picture area shows: the
+Figure, or the message that replaces it for an impossible setting).
 """
 import base64
 import html
@@ -25,7 +26,8 @@ from IPython.display import display
 
 from helpers import plot
 
-__all__ = ["Explorer", "conv_explorer", "pool_explorer", "pool_output_size_text"]
+__all__ = ["Explorer", "conv_explorer", "pool_explorer", "pool_output_size_text",
+           "feature_map_explorer"]
 
 
 class Explorer(W.VBox):
@@ -38,6 +40,7 @@ class Explorer(W.VBox):
         self._compute = compute
         self.text = ""
         self.figure = None
+        self.shown = None             # what the output area shows now: the figure or a message
         self.formula = W.HTML()
         self.output = W.interactive_output(self._update, self.controls)
         rows = [W.HBox(list(self.controls.values())[i:i + 3])
@@ -58,8 +61,14 @@ class Explorer(W.VBox):
         color = "inherit" if ok else "#b00020"
         self.formula.value = (f"<span style='font-family:monospace;color:{color}'>"
                               f"{html.escape(text)}</span>")
+        # interactive_output cleared the area with wait=True: the old picture stays
+        # until something new is shown, so an impossible setting shows its message
+        # there too, never the previous (stale) picture.
         if fig is not None:
-            display(fig)
+            self.shown = fig
+        else:
+            self.shown = W.HTML(f"<span style='color:#b00020'>{html.escape(text)}</span>")
+        display(self.shown)
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)
@@ -162,3 +171,59 @@ def pool_explorer(n=8, f=2, s=2, p=0, ceil_mode=False):
         return text, fig
 
     return Explorer(controls, compute, title="Pooling: output size")
+
+
+def feature_map_explorer(model, images, labels=None, classes=None, layers=None, index=0, layer=None):
+    """Pick an image and a layer; see that layer's feature maps for that image.
+
+    model: an nn.Module whose layers are its direct children (conv1, act1,
+        pool1, ...; see plot.layer_outputs); it is run in eval mode, without
+        gradients, and its training mode is left as it was.
+    images: (N, C, H, W) batch the slider picks from (normalised images are
+        rescaled for display); labels, classes: to title the image with its class.
+    layers: the layer names offered (default: every child with an output,
+        plus "output"). index, layer: the starting image and layer.
+    The picture shows the input image and the chosen layer's maps (a vector
+    layer such as fc1 as a strip of values); the text line says the shape and
+    the predicted class. Returns the widget (a VBox, see Explorer).
+    """
+    import torch
+
+    n = int(images.shape[0])
+    if n == 0:
+        raise ValueError("feature_map_explorer: no images")
+    probe = plot.layer_outputs(model, images[:1])
+    names = list(probe) if layers is None else list(layers)
+    unknown = [name for name in names if name not in probe]
+    if unknown:
+        raise ValueError(f"feature_map_explorer: no layer named {', '.join(unknown)} "
+                         f"(the model has {', '.join(probe)})")
+    start = layer if layer is not None else next((k for k in names if probe[k].ndim == 4), names[0])
+    controls = {
+        "index": _slider(index, 0, n - 1, "image"),
+        "layer": W.Dropdown(options=names, value=start, description="layer",
+                            layout=W.Layout(width="220px")),
+    }
+
+    def name_of(k):
+        k = int(k)
+        return str(classes[k]) if classes is not None and 0 <= k < len(classes) else str(k)
+
+    def compute(index, layer):
+        if not 0 <= index < n:
+            raise ValueError(f"there is no image {index}: pick 0 to {n - 1}")
+        outs = plot.layer_outputs(model, images[index])
+        out = outs[layer][0]
+        scores = outs["output"][0]
+        predicted = int(torch.argmax(scores)) if scores.ndim == 1 else None
+        title = f"image {index}"
+        if labels is not None:
+            title += f": {name_of(labels[index])}"
+        if predicted is not None:
+            title += f", predicted {name_of(predicted)}"
+        text = (f"{title}; {layer} output shape {tuple(out.shape)}"
+                + (f" ({out.shape[0]} maps of {out.shape[1]}x{out.shape[2]})" if out.ndim == 3 else ""))
+        return text, plot.layer_view(images[index], out, name=layer, title=title)
+
+    return Explorer(controls, compute, title="Feature maps: pick an image and a layer")
+

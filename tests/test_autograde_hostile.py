@@ -112,11 +112,18 @@ def test_hostile_submissions(template, tmp_path):
         del cases["kill_grader"]      # signal scoping needs Landlock ABI 6
     for name, case in cases.items():
         submit(root, name, CHAPTER, case.data)
-    report = _grade(course, limits)
+    # An honest classmate graded in the same batch as the attacks.
+    submit(root, "ref_parallel", CHAPTER, cases["correct"].data)
+    os.environ["AG_GRADER_SECRET"] = secret = f"grader-secret-{uuid.uuid4().hex}"
+    try:
+        report = _grade(course, limits)
+    finally:
+        del os.environ["AG_GRADER_SECRET"]
     results = {r.student: r for r in report.results}
     table, bad = _outcome_table(cases, results)
     print("\n" + table)
     assert not bad, f"unexpected outcomes for {bad}:\n{table}"
+    assert results["ref_parallel"].auto_score == cases["correct"].expect.auto_score
     assert sorted(report.skipped) == [("ref_correct", CHAPTER), ("ref_wrong", CHAPTER)]
 
     # No other student's grade or file changed; nothing was written outside.
@@ -126,9 +133,19 @@ def test_hostile_submissions(template, tmp_path):
     for name, case in cases.items():
         if case.expect.status == "graded":
             assert auto_score(root, name, CHAPTER) == pytest.approx(case.expect.auto_score)
-    # 100 MB printed, a few hundred KB kept.
-    big = root / "autograded" / "big_output" / CHAPTER / f"{CHAPTER}.ipynb"
-    assert big.stat().st_size < 1_000_000
+    # 100 MB printed, a few hundred KB kept; 80 MB of display updates, the same.
+    for name in ("big_output", "display_flood"):
+        graded = root / "autograded" / name / CHAPTER / f"{CHAPTER}.ipynb"
+        assert graded.stat().st_size < 1_000_000, name
+    # Nothing of the host or of a classmate reached a kernel.
+    snoop = (root / "autograded" / "snoop" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+    assert "SNOOPED" in snoop and secret not in snoop and "root:$" not in snoop and "root:*" not in snoop
+    assert "network reached" not in snoop and "ref_parallel" not in snoop
+    parallel = (root / "autograded" / "ref_parallel" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+    assert "SNOOPED" not in parallel and "AG_PWNED" not in parallel
+    assert _processes_mentioning("AUTOGRADE_DAEMON_MARK") == []
+    # A line the kernel wrote is never taken for the grader's own message.
+    assert "FAKE-GRADER-MESSAGE" not in results["fake_sandbox_message"].reason
 
     # Feedback: the reason or the failing check, never a line of hidden test code.
     write_feedback(course, [CHAPTER], progress=False)
@@ -139,6 +156,14 @@ def test_hostile_submissions(template, tmp_path):
         leaked = [line for line in hidden if line in text] + (
             ["HIDDEN_FIXTURE_LINE"] if "HIDDEN_FIXTURE_LINE" in text else [])
         assert not leaked, f"{page} shows hidden test code: {leaked[:2]}"
+    # No script of a student's survives into the instructor's pages.
+    for where in ("feedback", "autograded"):
+        folder = root / where / "script_injection" / CHAPTER
+        for page in [*folder.glob("*.html"), *folder.glob("*.ipynb")]:
+            text = page.read_text()
+            live = re.findall(r"<script[^>]*>[^<]*AG_PWNED|onerror\s*=|<iframe", text)
+            live += [m for m in re.findall(r'"application/javascript"[^}]*AG_PWNED', text)]
+            assert not live, f"{page}: live script {live[:2]}"
     wrong_page = (root / "feedback" / "wrong" / CHAPTER / f"{CHAPTER}.html").read_text()
     assert "CheckFailure" in wrong_page and "flipped" in wrong_page
     corrupt_page = (root / "feedback" / "corrupt_json" / CHAPTER / f"{CHAPTER}.html").read_text()
@@ -259,10 +284,10 @@ def test_cli_run_from_a_canvas_zip(template, tmp_path):
     csv_text = (root / "grades.csv").read_text().splitlines()
     assert csv_text[0] == "student,chapter,score,max_score,status,reason"
     rows = {line.split(",")[0]: line for line in csv_text[1:] if ",ch_fixture," in line}
-    assert rows["doejane"].startswith("doejane,ch_fixture,5,6,graded")
-    assert rows["roeric"].startswith("roeric,ch_fixture,2,6,graded")
-    assert rows["smithal"].startswith("smithal,ch_fixture,,6,error,")
-    for student in ("doejane", "roeric", "smithal"):
+    assert rows["doejane_1001"].startswith("doejane_1001,ch_fixture,5,6,graded")
+    assert rows["roeric_1002"].startswith("roeric_1002,ch_fixture,2,6,graded")
+    assert rows["smithal_1003"].startswith("smithal_1003,ch_fixture,,6,error,")
+    for student in ("doejane_1001", "roeric_1002", "smithal_1003"):
         assert (root / "feedback" / student / CHAPTER / f"{CHAPTER}.html").exists()
 
 

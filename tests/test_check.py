@@ -28,9 +28,10 @@ def fails(fn, *args, **kwargs):
 
 def test_api_and_types():
     assert issubclass(check.CheckFailure, AssertionError)
-    assert check.forbid is helpers._guard.forbid
+    # In the student's kernel, forbid is the tripwire itself.
+    assert type(check.forbid("corr2d")) is type(helpers._guard.forbid("corr2d"))
     assert check.ForbiddenCall is helpers._guard.ForbiddenCall
-    for fn in ("close", "equal", "shape", "tensor", "forbid", "CheckFailure", "ForbiddenCall"):
+    for fn in ("close", "equal", "shape", "tensor", "forbid", "make", "CheckFailure", "ForbiddenCall"):
         assert fn in check.__all__
 
 

@@ -76,3 +76,57 @@ def test_a_missing_release_is_reported_not_a_crash(tmp_path):
     for name in ("release_in_sync", "release_leaks_nothing", "release_fails_cleanly"):
         problems = getattr(check, name)(chapter, root=tmp_path).problems
         assert any("missing" in p for p in problems), (name, problems)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_notebooks_store_the_kernels_language_info(chapter):
+    """A notebook stored with less than the kernel reports opens in JupyterLab as changed."""
+    _assert_no_problems(check.stored_kernel_metadata(chapter))
+
+
+def test_metadata_check_catches_incomplete_language_info(tmp_path):
+    """The check can fail: a copy of a chapter stored with only {"name": "python"}."""
+    import shutil
+
+    import nbformat
+
+    if not CHAPTERS:
+        pytest.skip("no chapter yet")
+    chapter = CHAPTERS[0]
+    shutil.copytree(check.ROOT / "source" / chapter, tmp_path / "source" / chapter)
+    path = tmp_path / "source" / chapter / f"{chapter}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, path)
+    problems = check.stored_kernel_metadata(chapter, root=tmp_path).problems
+    assert any("language_info lacks version" in p and "mimetype" in p for p in problems), problems
+
+
+def test_release_writes_the_kernels_language_info(tmp_path):
+    """course.release stores what the kernel reports, in the source notebook and the release."""
+    import shutil
+
+    import nbformat
+
+    from course import release
+
+    if not CHAPTERS:
+        pytest.skip("no chapter yet")
+    chapter = CHAPTERS[0]
+    shutil.copytree(check.ROOT / "source" / chapter, tmp_path / "source" / chapter)
+    path = tmp_path / "source" / chapter / f"{chapter}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["kernelspec"]["display_name"] = "Python 3"
+    nbformat.write(nb, path)
+    release.strip_outputs(path)
+    release_dir = tmp_path / "release" / chapter
+    release_dir.mkdir(parents=True)
+    shutil.copy(path, release_dir / path.name)  # stands in for nbgrader's copy
+    release.set_release_metadata(chapter, release_dir)
+    _, language_info = release.kernel_metadata()
+    for written in (path, release_dir / path.name):
+        metadata = nbformat.read(written, as_version=4).metadata
+        assert metadata["language_info"] == language_info
+        assert set(release.LANGUAGE_INFO_KEYS) <= set(metadata["language_info"])
+        assert check.kernel_metadata_problems(metadata) == []

@@ -190,17 +190,33 @@ def build_cases(source_nb, release_nb, wrong=None, other_nb=None, forbidden_path
         patched = insert_after_setup(copy.deepcopy(wrong_nb), PATCH_TORCH_AND_CHECK)
         add("monkeypatch_check", patched, Expect("graded", wrong_points, "review"),
             "torch.allclose, helpers.check functions and `check` itself replaced")
+        # Since test cells run in the judge, tricks in the kernel earn what the honest
+        # work in the notebook deserves: here, the wrong answer's points.
         add("monkeypatch_reference", insert_after_setup(copy.deepcopy(wrong_nb),
                                                         PATCH_REFERENCE.format(name=first)),
-            Expect("error", None, "replaced by code from the submission"),
-            "a helpers reference kernel replaced by the student's function")
+            Expect("graded", wrong_points), "a helpers reference kernel replaced by the student's function")
         add("rebind_during_test", append_to_answer(copy.deepcopy(wrong_nb), first,
                                                     REBIND_DURING_TEST.format(name=first)),
-            Expect("error", None, "replaced while the test cell ran"),
-            "the answer swaps `check` for a fake while the test calls it")
+            Expect("graded", wrong_points), "the answer swaps `check` for a fake while the test calls it")
         add("input_transformer", insert_after_setup(copy.deepcopy(wrong_nb), BLANKING_TRANSFORMER),
-            Expect("error", None, "did not run as written"),
-            "an IPython input transformer that blanks every later cell")
+            Expect("graded", 0.0), "an IPython input transformer that blanks every later cell "
+                                    "(so no answer is ever defined)")
+        for name, code, what in JUDGE_ATTACKS:
+            expect = (Expect("error", None, "did not answer the grader") if name == "execute_handler"
+                      else Expect("graded", wrong_points))
+            add(name, insert_after_setup(copy.deepcopy(wrong_nb), code.format(name=first)), expect, what)
+    for name, code, what in THIEVES:
+        add(name, append_to_answer(copy.deepcopy(correct), first, code.format(name=first)),
+            Expect("graded", total - first_points), what)
+    for name, code, what in NEIGHBOURS:
+        nb = insert_after_setup(copy.deepcopy(correct), code)
+        if name == "script_injection":
+            nb.cells.append(nbformat.v4.new_markdown_cell(
+                "<script>window.AG_PWNED = 5</script><iframe src='javascript:alert(1)'></iframe>"))
+        add(name, nb, Expect("graded", total), what)
+    add("fake_sandbox_message", append_to_answer(copy.deepcopy(correct), first, FAKE_SANDBOX_MESSAGE),
+        Expect("error", None, "exited with code 3"),
+        "writes a line that looks like the sandbox's own message, then exits")
     add("file_writes", insert_after_setup(copy.deepcopy(correct),
                                           file_writes_code(forbidden_paths, secret_path)),
         Expect("graded", total), "writes outside its folder, reads the instructor's notebook")
@@ -310,3 +326,121 @@ def main(argv=None):
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ------------------------------------------------------------------ issue 7's classes
+# Each wraps a wrong answer: whatever it does in its own interpreter, it earns the
+# wrong answer's points (the judge sees only the data its functions return).
+JUDGE_ATTACKS = [
+    ("display_score", """\
+from IPython.display import display
+_real_{name} = {name}
+def {name}(*args, **kwargs):
+    get_ipython().displayhook(99)          # an execute_result nbgrader would read as a score
+    display({{"text/plain": "99"}}, raw=True)
+    return _real_{name}(*args, **kwargs)""", "displays a number while the test runs"),
+    ("trace_rewrite", """\
+import sys
+def _tracer(frame, event, arg):
+    if event == "return" and frame.f_code.co_name in ("close", "equal", "_fail"):
+        frame.f_locals.clear()
+    return _tracer
+sys.settrace(_tracer)
+import threading
+threading.settrace(_tracer)""", "a trace function aimed at the checks"),
+    ("post_run_event", """\
+def _pass_everything(result):
+    result.error_in_exec = None
+get_ipython().events.register("post_run_cell", _pass_everything)""", "an IPython post-run hook"),
+    ("execute_handler", """\
+_kernel = get_ipython().kernel
+_real_handler = _kernel.shell_handlers["execute_request"]
+async def _forged(stream, ident, parent):
+    parent["content"]["user_expressions"] = {{}}
+    parent["content"]["code"] = "print('all visible tests passed')"
+    return await _real_handler(stream, ident, parent)
+_kernel.shell_handlers["execute_request"] = _forged""", "replaces the kernel's execute handler"),
+    ("tensor_subclass", """\
+_real_{name} = {name}
+class _Liar(torch.Tensor):
+    def __eq__(self, other): return torch.ones_like(torch.as_tensor(other), dtype=torch.bool)
+    def __sub__(self, other): return torch.zeros_like(torch.as_tensor(other))
+    def allclose(self, *a, **k): return True
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return super().__torch_function__(func, types, args, kwargs or {{}})
+def {name}(*args, **kwargs):
+    return _real_{name}(*args, **kwargs).as_subclass(_Liar)""", "returns a Tensor subclass that lies"),
+    ("callable_patch", """\
+class _Yes:
+    def __call__(self, *a, **k): return True
+torch.allclose = _Yes()
+torch.equal = _Yes()
+torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)""",
+     "replaces torch functions with callable objects"),
+]
+
+# A correct first answer swapped for a way around writing it: that exercise earns 0.
+THIEVES = [
+    ("reference_thief", """\
+import helpers._guard as _g
+_g._forbidden_kernels.set(frozenset())
+def {name}(X, K):
+    import helpers
+    return helpers.{name}(X, K)""", "switches the tripwire off and calls the reference"),
+    ("reference_source", """\
+import helpers, os
+_src = open(os.path.join(os.path.dirname(helpers.__file__), "conv.py")).read()
+_ns = {{}}
+exec(_src.replace("@reference", ""), _ns)
+{name} = _ns.get("{name}")""", "reads the reference's source and runs it"),
+    ("scipy_correlate", """\
+import scipy.signal
+def {name}(X, K):
+    return torch.as_tensor(scipy.signal.correlate2d(X.numpy(), K.numpy(), mode="valid"))""",
+     "SciPy's correlate2d instead of the exercise"),
+]
+
+# Correct answers plus an attempt on the host or on other students: full marks, and the
+# test checks that nothing reached them.
+NEIGHBOURS = [
+    ("snoop", """\
+import glob, os
+_seen = []
+for _path in ["/etc/shadow", "/proc/1/environ", *glob.glob("/proc/*/environ")]:
+    try:
+        _seen.append(open(_path, "rb").read()[:2000])
+    except OSError:
+        pass
+_seen.append(sorted(glob.glob("/tmp/ag-*/*/*")))
+_seen.append(sorted(os.listdir("/proc")))
+print("SNOOPED", _seen)
+import socket
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=1)
+    print("SNOOPED network reached")
+except OSError as exc:
+    print("no network:", exc)""", "reads other processes' environments, system files, sockets"),
+    ("daemon", """\
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.2)  # AUTOGRADE_DAEMON_MARK"],
+                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)""",
+     "a daemon detached with setsid, meant to outlive grading"),
+    ("script_injection", """\
+from IPython.display import HTML, Javascript, display
+display(HTML("<script>window.AG_PWNED = 1</script><img src=x onerror='window.AG_PWNED=2'>"))
+display(Javascript("window.AG_PWNED = 3"))
+print("<script>window.AG_PWNED = 4</script>")""", "script in outputs, for the instructor's browser"),
+    ("display_flood", """\
+from IPython.display import display, update_display
+display("start", display_id="flood")
+for _ in range(40):
+    update_display({"text/plain": "y" * 2**21}, raw=True, display_id="flood")""",
+     "display updates past the output caps"),
+]
+
+FAKE_SANDBOX_MESSAGE = """\
+import os, sys
+sys.stderr.write("autograde.sandbox: FAKE-GRADER-MESSAGE HIDDEN_FIXTURE_LINE\\n")
+sys.stderr.flush()
+os._exit(3)"""
