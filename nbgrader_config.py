@@ -34,7 +34,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbconvert.preprocessors.sanitize.SanitizeHTML",
+    "autograde.execute.SanitizeOutputs",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -53,7 +53,7 @@ c.IgnorePattern.pattern = r"[\s\S]"
 # Sanitised too: no script in a student's answer or output runs in a browser.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbconvert.preprocessors.sanitize.SanitizeHTML",
+    "autograde.execute.SanitizeOutputs",
     "autograde.feedback.RedactHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

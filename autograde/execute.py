@@ -42,7 +42,7 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearOutput, DeduplicateIds, Execute, IgnorePattern, LimitOutput,
     OverwriteCells, OverwriteKernelspec,
 )
-from traitlets import List, Unicode
+from traitlets import Bool, List, Unicode
 
 from autograde import isolation, sandbox
 from autograde.judge import ChannelBroken, JudgeCells
@@ -192,9 +192,16 @@ class MasterOverwriteCells(OverwriteCells):
         return nb, resources
 
 
+class SanitizeOutputs(SanitizeHTML):
+    """nbconvert's SanitizeHTML, on by default: no script in a student's markdown or
+    outputs survives into the stored notebook, formgrader or feedback pages."""
+
+    enabled = Bool(True).tag(config=True)
+
+
 SANITIZE = [ClearOutput, DeduplicateIdsTidy, MasterOverwriteKernelspec, MasterOverwriteCells,
             CheckCellMetadata]
-TIDY = [IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SanitizeHTML, CheckCellMetadata]
+TIDY = [IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SanitizeOutputs, CheckCellMetadata]
 
 
 def run_preprocessors(classes, nb, resources, config):

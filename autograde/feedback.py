@@ -2,7 +2,7 @@
 
 `generate_feedback` runs nbgrader's GenerateFeedback converter with this chain:
 
-    GetGrades -> SanitizeHTML -> RedactHiddenTests -> ClearHiddenTests -> CSSHTMLHeaderPreprocessor
+    GetGrades -> SanitizeOutputs -> RedactHiddenTests -> ClearHiddenTests -> CSSHTMLHeaderPreprocessor
 
 ClearHiddenTests removes the hidden regions from the test cells' source.
 RedactHiddenTests (below) handles the outputs, where hidden code can still
@@ -27,13 +27,12 @@ import html
 import re
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbgrader import utils as nbutils
 from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from autograde.execute import GRADED
+from autograde.execute import GRADED, SanitizeOutputs
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
@@ -97,7 +96,7 @@ class RedactHiddenTests(NbGraderPreprocessor):
 
 
 # SanitizeHTML: no script from a student's answer or output runs in the page.
-FEEDBACK_PREPROCESSORS = [GetGrades, SanitizeHTML, RedactHiddenTests, ClearHiddenTests,
+FEEDBACK_PREPROCESSORS = [GetGrades, SanitizeOutputs, RedactHiddenTests, ClearHiddenTests,
                           CSSHTMLHeaderPreprocessor]
 
 

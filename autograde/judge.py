@@ -127,26 +127,36 @@ class Remote:
 
 
 class StudentNamespace(dict):
-    """The judge's globals for test cells: a name the tests did not define is looked
-    up in the judge's builtins, then in the student's kernel (cached per cell)."""
+    """The judge's globals for test cells. A name the cell did not define is looked
+    up in the judge's builtins, then in the student's kernel (cached per cell), then
+    among the names earlier test cells defined. The kernel comes first because at
+    grading time it holds only what the notebook's own cells defined: a test that
+    reads `losses` means the student's `losses`, not a name an earlier test used."""
 
     def __init__(self, judge):
         super().__init__()
         self._judge = judge
         self._student = {}
+        self._earlier = {}
 
     def __missing__(self, name):
         if hasattr(builtins, name):
             return getattr(builtins, name)
         if name not in self._student:
-            self._student[name] = self._judge.fetch(name)
+            try:
+                self._student[name] = self._judge.fetch(name)
+            except KeyError:
+                if name in self._earlier:
+                    return self._earlier[name]
+                raise
         return self._student[name]
 
-    def forget_student_values(self):
+    def new_cell(self, prelude):
+        """Start a test cell: what the last cell defined becomes 'earlier'."""
+        self._earlier.update(self)
+        self.clear()
         self._student.clear()
-
-
-_MISSING = object()
+        exec(prelude, self)  # noqa: S102 - trusted code
 
 
 class Judge:
@@ -156,7 +166,6 @@ class Judge:
         self.link = link
         self.forbidden_seen = set()   # every name a `check.forbid` of the current cell named
         self.namespace = StudentNamespace(self)
-        exec(PRELUDE, self.namespace)  # noqa: S102 - trusted code
 
     # -- what test code calls
     def fetch(self, name):
@@ -238,7 +247,7 @@ class Judge:
         nbgrader reads: printed text, and an error output when the cell failed."""
         from helpers import check
 
-        self.namespace.forget_student_values()
+        self.namespace.new_cell(PRELUDE)
         self.forbidden_seen = set()
         printed = io.StringIO()
         error = None

@@ -216,18 +216,18 @@ RECIPES = {
                             schedule="onecycle", label_smoothing=0.1, shift=4, flip=True,
                             flip_test=True),
         "fast": RunSettings(epochs=4, batch_size=64, optimizer="adamw", lr=1e-2, weight_decay=5e-4,
-                            schedule="onecycle", train_size=4000, test_size=1000),
+                            schedule="onecycle", train_size=3000, test_size=1000),
     },
     # Chapter 6's reference recipe: plain SGD, lr 1e-2, batch 64 (100 epochs in the book).
     "cifar2_sgd": {
         "full": RunSettings(epochs=100, batch_size=64, optimizer="sgd", lr=1e-2),
-        "fast": RunSettings(epochs=5, batch_size=64, optimizer="sgd", lr=1e-2,
-                            train_size=4000, test_size=1000),
+        "fast": RunSettings(epochs=4, batch_size=64, optimizer="sgd", lr=1e-2,
+                            train_size=3000, test_size=1000),
     },
     # Chapter 7: LeNet-5 (ReLU, max pool) on MNIST, conv1 padded by 2.
     "lenet5_mnist": {
-        "full": RunSettings(epochs=15, batch_size=128, optimizer="adamw", lr=4e-3, weight_decay=5e-4,
-                            schedule="onecycle", shift=2),
+        "full": RunSettings(epochs=16, batch_size=128, optimizer="adamw", lr=6e-3, weight_decay=0.05,
+                            schedule="onecycle", label_smoothing=0.1, shift=2),
         "fast": RunSettings(epochs=2, batch_size=128, optimizer="adamw", lr=4e-3,
                             schedule="onecycle", train_size=6000, test_size=1000),
     },

@@ -5,6 +5,7 @@ points, a phrase of the reason). Two reference students are graded first; after
 the hostile batch their grades and files must be exactly as before.
 """
 import html
+import json
 import os
 import re
 import signal
@@ -138,10 +139,10 @@ def test_hostile_submissions(template, tmp_path):
         graded = root / "autograded" / name / CHAPTER / f"{CHAPTER}.ipynb"
         assert graded.stat().st_size < 1_000_000, name
     # Nothing of the host or of a classmate reached a kernel.
-    snoop = (root / "autograded" / "snoop" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+    snoop = _outputs(root / "autograded" / "snoop" / CHAPTER / f"{CHAPTER}.ipynb")
     assert "SNOOPED" in snoop and secret not in snoop and "root:$" not in snoop and "root:*" not in snoop
-    assert "network reached" not in snoop and "ref_parallel" not in snoop
-    parallel = (root / "autograded" / "ref_parallel" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+    assert "network reached" not in snoop and "ref_parallel" not in snoop and "no network" in snoop
+    parallel = _outputs(root / "autograded" / "ref_parallel" / CHAPTER / f"{CHAPTER}.ipynb")
     assert "SNOOPED" not in parallel and "AG_PWNED" not in parallel
     assert _processes_mentioning("AUTOGRADE_DAEMON_MARK") == []
     # A line the kernel wrote is never taken for the grader's own message.
@@ -161,7 +162,7 @@ def test_hostile_submissions(template, tmp_path):
         folder = root / where / "script_injection" / CHAPTER
         for page in [*folder.glob("*.html"), *folder.glob("*.ipynb")]:
             text = page.read_text()
-            live = re.findall(r"<script[^>]*>[^<]*AG_PWNED|onerror\s*=|<iframe", text)
+            live = re.findall(r"<script[^>]*>[^<]*AG_PWNED|<[a-z]+[^<>]*\sonerror\s*=|<iframe", text)
             live += [m for m in re.findall(r'"application/javascript"[^}]*AG_PWNED', text)]
             assert not live, f"{page}: live script {live[:2]}"
     wrong_page = (root / "feedback" / "wrong" / CHAPTER / f"{CHAPTER}.html").read_text()
@@ -214,6 +215,12 @@ def _status_rows(root):
             return db.execute("SELECT student, status, auto_score FROM status").fetchall()
     except sqlite3.OperationalError:
         return []
+
+
+def _outputs(path):
+    """Every output of a stored notebook, as text (not its sources)."""
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(json.dumps(o) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
 def _processes_mentioning(text):

@@ -106,3 +106,22 @@ def conv1d_matrix(k, n):
         "feedback": "that is convolution, not cross-correlation",
     },
 ]
+
+# Holes closed in the hidden tests (each passed the visible tests before).
+WRONG_ANSWERS.append({
+    "name": "fc_params multiplies only three sizes",
+    "cells": {"conv_params": '''
+def conv_params(c_in, c_out, kh, kw, bias=True):
+    return c_out * (c_in * kh * kw + (1 if bias else 0))
+
+
+def fc_params(input_shape, units, bias=True):
+    if isinstance(input_shape, int):
+        n = input_shape
+    else:
+        a, b, c = list(input_shape)[:3]
+        n = a * b * c
+    return units * (n + (1 if bias else 0))
+'''},
+    "feedback": "only the first three sizes are multiplied",
+})

@@ -174,3 +174,27 @@ stack = nn.Sequential(
         "feedback": "the stride of 2 in conv 2 and conv 3 is ignored",
     },
 ]
+
+# A hole closed in the hidden tests: conv2d must leave its inputs unchanged.
+WRONG_ANSWERS.append({
+    "name": "conv2d zeroes its input after use",
+    "cells": {"conv2d": '''
+def conv2d(X, W, b=None, stride=1, padding=0):
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    Xp = pad2d(X, (ph, pw))
+    N, C, H, Wd = Xp.shape
+    O, _, kh, kw = W.shape
+    Ho, Wo = (H - kh) // sh + 1, (Wd - kw) // sw + 1
+    Y = torch.zeros(N, O, Ho, Wo, dtype=X.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            window = Xp[:, None, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            Y[:, :, i, j] = (window * W[None]).sum(dim=(2, 3, 4))
+    if b is not None:
+        Y += b[None, :, None, None]
+    X.zero_()          # "free" the input
+    return Y
+'''},
+    "feedback": "must not change its inputs",
+})

@@ -117,3 +117,49 @@ b = torch.tensor([[2., 0], [0, 1]]).reshape(1, 1, 2, 2)
         "feedback": "not a counter-example",
     },
 ]
+
+# Holes closed in the hidden tests (each passed the visible tests before).
+WRONG_ANSWERS += [
+    {
+        "name": "max_pool2d through a float32 buffer",
+        "cells": {"max_pool2d": '''
+def max_pool2d(X, f, s=None, p=0):
+    fh, fw = pair(f)
+    sh, sw = pair(f if s is None else s)
+    ph, pw = pair(p)
+    N, C, H, W = X.shape
+    Ho = (H + 2 * ph - fh) // sh + 1
+    Wo = (W + 2 * pw - fw) // sw + 1
+    Xp = torch.full((N, C, H + 2 * ph, W + 2 * pw), float("-inf"))
+    Xp[:, :, ph:ph + H, pw:pw + W] = X
+    Y = torch.full((N, C, Ho, Wo), float("-inf"))
+    for a in range(fh):
+        for b in range(fw):
+            Y = torch.maximum(Y, Xp[:, :, a:a + sh * (Ho - 1) + 1:sh, b:b + sw * (Wo - 1) + 1:sw])
+    return Y.to(X.dtype)
+'''},
+        "feedback": "lost float64 precision",
+    },
+    {
+        "name": "max_pool2d_backward gives the gradient to every tied maximum",
+        "cells": {"max_pool2d_backward": '''
+def max_pool2d_backward(dout, X, f, s=None, p=0):
+    fh, fw = pair(f)
+    sh, sw = pair(f if s is None else s)
+    ph, pw = pair(p)
+    N, C, H, W = X.shape
+    Ho, Wo = dout.shape[-2:]
+    Xp = X.new_full((N, C, H + 2 * ph, W + 2 * pw), float("-inf"))
+    Xp[:, :, ph:ph + H, pw:pw + W] = X
+    dXp = torch.zeros_like(Xp)
+    for i in range(Ho):
+        for j in range(Wo):
+            r, c = i * sh, j * sw
+            window = Xp[:, :, r:r + fh, c:c + fw]
+            mask = (window == window.amax(dim=(2, 3), keepdim=True)).to(X.dtype)
+            dXp[:, :, r:r + fh, c:c + fw] += mask * dout[:, :, i, j, None, None]
+    return dXp[:, :, ph:ph + H, pw:pw + W]
+'''},
+        "feedback": "every tied maximum",
+    },
+]
