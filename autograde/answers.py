@@ -67,6 +67,36 @@ def forbidden_uses(cells, test_index, forbidden):
     return sorted(set(found))
 
 
+def defined_names(cells, test_index):
+    """The functions and classes the answer cells of the exercise tested by cells[test_index] define."""
+    roots, _ = _answer_cells(cells, test_index)
+    return {node.name for _, tree in roots for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def used_definitions(cells, test_index):
+    """The student's functions and classes the exercise's answers reach, its own excluded:
+    e.g. {"corr2d"} for a corr2d_multi_in that calls corr2d."""
+    roots, library = _answer_cells(cells, test_index)
+    definitions = {}
+    for index, tree in library:
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                definitions.setdefault(node.name, []).append(node)
+    own = defined_names(cells, test_index)
+    seen, reached, todo = set(), set(), [tree for _, tree in roots]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in definitions:
+                reached.add(sub.id)
+                todo.extend(definitions[sub.id])
+    return reached - own
+
+
 def _answer_cells(cells, test_index):
     """(roots, library): the parsed answer cells of this exercise (those since the
     previous graded test cell), and every cell the student could have written."""

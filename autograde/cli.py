@@ -130,6 +130,20 @@ def build_parser():
     p = sub.add_parser("status", help="what has been graded, errors and reasons")
     _chapters_arg(p, "chapters")
 
+    p = sub.add_parser("report", help="class report: scores, named mistakes, errors (HTML)",
+                       description="One HTML page (plots inline, no script) from what grading "
+                                   "stored; nothing is run again. Per exercise: the score "
+                                   "histogram, the share with full marks, the most common named "
+                                   "mistakes and forbidden calls, other failures by exception; "
+                                   "per chapter: errors and timeouts with reasons, the slowest "
+                                   "submissions; a student x chapter table.")
+    p.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                   help="chapters (names like 01_convolution, or numbers like 01; "
+                        "default: all with results)")
+    p.add_argument("--out", metavar="PATH",
+                   help="HTML file to write (default: reports/<chapter, or 'class'>.html in "
+                        "the course root)")
+
     p = sub.add_parser("bench", help="time parallel grading against plain `nbgrader autograde`")
     p.add_argument("--chapter", help="chapter to use (default: 01_convolution if released, "
                                      "else the test fixture)")
@@ -277,6 +291,8 @@ def _dispatch(args):
         return _export(course, _resolve_chapters(course, args.chapters), args.students, args.output)
     if args.command == "status":
         return _status(course, _resolve_chapters(course, args.chapters), args.students)
+    if args.command == "report":
+        return _report(course, args.chapters, args.out)
     if args.command == "run":
         from autograde.submissions import import_submissions
 
@@ -376,6 +392,15 @@ def _export(course, chapters, students, output):
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         print(f"wrote {len(rows)} row(s) to {output} ({shown or 'nothing graded yet'})")
+    return 0
+
+
+def _report(course, names, out):
+    from autograde.class_report import graded_chapters, write_report
+
+    chapters = _resolve_chapters(course, names) if names else graded_chapters(course)
+    path = write_report(course, chapters, out)
+    print(f"wrote the class report of {', '.join(chapters)} to {path}")
     return 0
 
 

@@ -17,6 +17,7 @@ Inside, it is nbgrader's own pipeline:
   tidy       IgnorePattern, ClearMetadataPreprocessor, LimitOutput, CheckCellMetadata
 SaveAutoGrades and AssignLatePenalties run in the parent, on the returned notebook.
 """
+import copy
 import dataclasses
 import hashlib
 import json
@@ -265,6 +266,11 @@ def grading_view_of_helpers(helpers_dir, target):
     for name in REFERENCE_MODULES:
         if (target / name).exists():
             (target / name).write_text(REFERENCE_STUB)
+    # The test cells' machinery (mistake builders call the references): the judge's alone.
+    if (target / "exercises").is_dir():
+        shutil.rmtree(target / "exercises")
+        (target / "exercises").mkdir()
+        (target / "exercises" / "__init__.py").write_text(REFERENCE_STUB)
 
 
 def scratch_prefix(owner_pid):
@@ -367,6 +373,7 @@ class GradingExecutor(JudgeCells, Execute):
         self.kernel_log = scratch.root / "kernel.log"
         self.notes = []
         self.stopped = None            # (status, reason) when the run ended early
+        self.killed_from_outside = False   # SIGKILL with no limit's evidence: worth one retry
         self.timings = {}
         return self
 
@@ -473,8 +480,9 @@ class GradingExecutor(JudgeCells, Execute):
         self._nb_room = self.limits.max_notebook_output_kb * 1024
         self._cell_used, self._truncated, self._timed_out = 0, False, None
         self._exit_code = None
+        self._oom_kills_before = oom_kills()
         self.deadline = time.monotonic() + self.limits.notebook_timeout
-        start = time.monotonic()
+        start = self._started = time.monotonic()
         marks = {}
         index = -1
         log_file = open(self.kernel_log, "wb")
@@ -553,16 +561,36 @@ class GradingExecutor(JudgeCells, Execute):
 
     def _death_reason(self, index, nb):
         code = self._exit_code
+        if code is not None and code > 128 and self.limits.isolation == "bubblewrap":
+            code = 128 - code   # bwrap exits with 128 + N when the kernel dies of signal N
         where = f"cell {index + 1}{_cell_label(nb.cells[index])}" if index >= 0 else "start-up"
         if code is not None and code < 0:
-            how = f"was killed by signal {-code}"
-            if -code == 9:
-                how += " (out of memory, or the CPU time limit)"
+            how = f"was killed by signal {-code}{self._kill_cause(-code)}"
         elif code is not None:
             how = f"exited with code {code} (os._exit or sys.exit in the kernel?)"
         else:
             how = "died"
         return f"the kernel {how} while running {where}" + self.log_tail()
+
+    def _kill_cause(self, signum):
+        """Which limit killed the kernel, from the limits' own evidence (else: from outside)."""
+        if signum == 24:   # SIGXCPU: RLIMIT_CPU's soft limit
+            return " (its CPU time limit)"
+        if signum == 6:    # SIGABRT: C++ code aborts when an allocation fails
+            return f" (aborted: often a failed allocation under its {self.limits.memory_mb} MB memory limit)"
+        if signum != 9:
+            return ""
+        after = oom_kills()
+        if after is not None and self._oom_kills_before is not None and after > self._oom_kills_before:
+            return (" by the system's out-of-memory killer: the grading machine ran short of memory "
+                    "(grade fewer submissions at once, or lower memory_mb)")
+        # RLIMIT_CPU's hard limit: only reachable when the kernel used more CPU time than
+        # every core could have given it since it started.
+        cpu_seconds = self.limits.notebook_timeout * self.limits.cpu_threads + 60
+        if (time.monotonic() - self._started) * (os.cpu_count() or 1) >= cpu_seconds:
+            return f" (its CPU time limit of {cpu_seconds} s)"
+        self.killed_from_outside = True
+        return " from outside the grader (no grading limit was reached)"
 
     def log_tail(self):
         """The sandbox wrapper's own complaints, from its pipe (else "")."""
@@ -579,6 +607,18 @@ class GradingExecutor(JudgeCells, Execute):
                 os.close(fd)
             except OSError:
                 pass
+
+
+def oom_kills():
+    """How many processes the kernel's OOM killer has killed since boot (None if unknown)."""
+    try:
+        with open("/proc/vmstat") as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _cell_label(cell):
@@ -655,26 +695,14 @@ def _grade(job, result):
         except Exception as exc:  # noqa: BLE001 - nbgrader's validation errors
             raise SubmissionError(f"{name}.ipynb: the nbgrader metadata cannot be repaired: "
                                   f"{exc}") from exc
-        scratch = Scratch(job.work_dir, helpers_dir)
-        executor = None
-        try:
-            for rel, data in job.files.items():
-                target = scratch.work / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            env = kernel_environment(scratch, limits, job)
-            executor = GradingExecutor(config=config).setup(
-                limits, scratch, env, sandbox_command(scratch, limits, job, env))
-            with nbutils.setenv(NBGRADER_EXECUTION="autograde"):
-                try:
-                    nb, resources = executor.preprocess(nb, resources)
-                except RuntimeError as exc:  # kernel start-up failures
-                    raise SubmissionError(f"the kernel could not start: {exc}"
-                                          f"{executor.log_tail()}") from exc
-        finally:
-            if executor is not None:
-                executor.close_report()
-            scratch.remove()
+        executor, ran = _execute(job, limits, config, helpers_dir, nb, resources)
+        if executor.killed_from_outside:
+            # Killed by something other than a grading limit (an operator, a host watchdog):
+            # not the student's doing, so the notebook gets one more try.
+            first = executor.stopped[1]
+            executor, ran = _execute(job, limits, config, helpers_dir, nb, resources)
+            result.notes.append(f"retried once: on the first try {first}")
+        nb, resources = ran
         for key in timings:
             timings[key] += executor.timings.get(key, 0.0)
         result.notes.extend(executor.notes)
@@ -690,6 +718,33 @@ def _grade(job, result):
             result.status, result.reason = executor.stopped
             break
     result.timings.update(timings)
+
+
+def _execute(job, limits, config, helpers_dir, nb, resources):
+    """Run one sanitised notebook in a fresh scratch folder and sandboxed kernel.
+    Returns (executor, (nb, resources)); nb and resources given are not changed."""
+    nb, resources = copy.deepcopy(nb), copy.deepcopy(resources)
+    scratch = Scratch(job.work_dir, helpers_dir)
+    executor = None
+    try:
+        for rel, data in job.files.items():
+            target = scratch.work / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        env = kernel_environment(scratch, limits, job)
+        executor = GradingExecutor(config=config).setup(
+            limits, scratch, env, sandbox_command(scratch, limits, job, env))
+        with nbutils.setenv(NBGRADER_EXECUTION="autograde"):
+            try:
+                nb, resources = executor.preprocess(nb, resources)
+            except RuntimeError as exc:  # kernel start-up failures
+                raise SubmissionError(f"the kernel could not start: {exc}"
+                                      f"{executor.log_tail()}") from exc
+    finally:
+        if executor is not None:
+            executor.close_report()
+        scratch.remove()
+    return executor, (nb, resources)
 
 
 def capped_notebook(nb, limits, notes):

@@ -383,6 +383,8 @@ class JudgeCells:
         outputs, passed = self._judge.run_test_cell(cell.source, label)
         if passed:
             outputs += forbidden_use_outputs(self.nb.cells, index, self._judge.forbidden_seen)
+        else:
+            outputs = earlier_failure_note(self.nb.cells, index, outputs)
         cell.outputs = outputs
         cell.execution_count = None
         return cell, self.resources
@@ -444,6 +446,30 @@ def forbidden_use_outputs(cells, index, forbidden):
                f"write yourself: build it from indexing, sums and products, or loops.")
     return [nbformat.v4.new_output("error", ename="ForbiddenCall", evalue=message,
                                    traceback=[message])]
+
+
+def earlier_failure_note(cells, index, outputs):
+    """When the failed exercise uses a function of an earlier exercise that failed its own
+    test, say so on the error's second line: "fix corr2d first"."""
+    from autograde import answers
+
+    failed = []
+    for earlier in range(index):
+        cell = cells[earlier]
+        if is_graded_test(cell) and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            failed += sorted(answers.defined_names(cells, earlier))
+    culprits = [name for name in dict.fromkeys(failed) if name in answers.used_definitions(cells, index)]
+    if not culprits:
+        return outputs
+    names = ", ".join(culprits)
+    note = (f"  note: this answer uses {names}, which failed its own test above: "
+            f"fix {names} first, then run this test again.")
+    for output in outputs:
+        if output.get("output_type") == "error":
+            lines = output["evalue"].split("\n")
+            output["evalue"] = "\n".join([lines[0], note, *lines[1:]])
+            output["traceback"] = output["evalue"].splitlines()
+    return outputs
 
 
 def _judged_execute():

@@ -76,6 +76,19 @@ def _grade_id(cell):
     return cell.metadata["nbgrader"]["grade_id"]
 
 
+def _progress_problem(nb, tests, passing):
+    """The chapter's last cell shows the progress table, with `passing` exercises passed."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and "progress.show()" in c.source]
+    if not cells:
+        return "the notebook has no progress table (a last cell with progress.show())"
+    text = "".join(o.get("data", {}).get("text/plain", "") for o in cells[-1].get("outputs", [])
+                   if o.output_type in ("execute_result", "display_data"))
+    want = f"{passing} of {len(tests)} exercises pass"
+    if want not in text:
+        return f"the progress table should say {want!r}, it shows {text.strip()[:200]!r}"
+    return None
+
+
 def _error_text(cell):
     for out in cell.get("outputs", []):
         if out.output_type == "error":
@@ -102,6 +115,9 @@ def source_passes(chapter, root=ROOT):
                 f"test {_grade_id(cell)} wrote to stderr (nbgrader scores that 0): "
                 f"{stderr[0].text.strip()[:200]}"
             )
+    problem = _progress_problem(nb, tests, passing=len(tests))
+    if problem:
+        result.problems.append(problem)
     result.summary = f"{len(tests)} tests pass" if not result.problems else "FAIL"
     return result
 
@@ -135,6 +151,9 @@ def release_fails_cleanly(chapter, root=ROOT):
             result.problems.append(f"test {_grade_id(cell)} fails without an error message")
     if not tests:
         result.problems.append("release notebook has no graded tests")
+    problem = _progress_problem(nb, tests, passing=0)
+    if problem:
+        result.problems.append(problem)
     result.summary = f"{len(tests)} tests fail" if not result.problems else "FAIL"
     return result
 

@@ -37,6 +37,7 @@ import contextlib
 from helpers import _guard
 from helpers._guard import ForbiddenCall
 from helpers import feedback as _feedback; _feedback.install()  # short error display in notebooks
+from helpers import progress as _progress; _progress.install()  # the chapter's progress table
 
 __all__ = ["CheckFailure", "ForbiddenCall", "close", "equal", "forbid", "make", "shape", "tensor"]
 
@@ -60,6 +61,7 @@ _logical_not = torch.logical_not
 _where = torch.where
 _sum = torch.sum
 _argmax = torch.argmax
+_amax = torch.amax
 _full_like = torch.full_like
 _float64 = torch.float64
 _int64 = torch.int64
@@ -90,7 +92,8 @@ except ImportError:  # pragma: no cover
     _ndarray = _np_generic = _np_bool = _np_integer = _np_floating = ()
 
 _SHOW_ALL = 12      # show every value of tensors up to this size
-_OFF_BY_ONE = "likely the +1 in floor((n + 2p - f)/s) + 1, or a range() end"
+_OFF_BY_ONE = ("check the +1 in floor((n + 2p - f)/s) + 1, the end of a range(), and the padding "
+               "(p zeros on each side, and none where none is asked)")
 
 
 class CheckFailure(AssertionError):
@@ -368,10 +371,25 @@ def _value_diagnosis(actual, expected, name, mistakes, rtol, atol, exact):
     if cause:
         lines.append(f"  likely cause: {cause}")
         return "\n".join(lines)
+    if _lost_float64_precision(actual, expected, a, e):
+        lines[-1] = (f"  largest difference{at}: expected {_value_at(e, idx)!r}, "
+                     f"got {_value_at(a, idx)!r}")
+        lines.append("  likely cause: the values lost float64 precision (they agree only to about "
+                     "7 digits, float32's): the computation went through float32 somewhere, e.g. an "
+                     "output made with torch.zeros(...) or torch.tensor(...) without dtype=X.dtype.")
+        return "\n".join(lines)
     hint = _value_pattern(a, e, bad, rtol, atol)
     if hint:
         lines.append(f"  {hint}")
     return "\n".join(lines)
+
+
+def _lost_float64_precision(actual, expected, a, e):
+    """float64 expected, and the answer right to float32's precision only."""
+    if getattr(expected, "dtype", None) != _float64 or getattr(actual, "dtype", None) != _float64:
+        return False
+    scale = float(_t_item(_amax(_abs(e)))) if _t_numel(e) else 0.0
+    return _matches(a, e, 1e-5, 1e-6 * max(scale, 1e-30))
 
 
 def _value_pattern(a, e, bad, rtol, atol):
@@ -546,7 +564,7 @@ def equal(actual, expected, name="answer", *, mistakes=None):
     Traceback (most recent call last):
     ...
     helpers.check.CheckFailure: conv_output_size(64, 6, 1, 2): expected 31, got 32.
-      Off by one: likely the +1 in floor((n + 2p - f)/s) + 1, or a range() end.
+      Off by one: check the +1 in floor((n + 2p - f)/s) + 1, the end of a range(), and the padding (p zeros on each side, and none where none is asked).
     """
     __tracebackhide__ = True
     msg = _equal_message(actual, expected, name, mistakes)
@@ -796,14 +814,27 @@ def judged_forbidden():
 def forbid(*things):
     """Switch off reference kernels and torch functions for the enclosed call.
 
-    things: helpers kernel names ("corr2d"; "*" for all) and torch callables
-        (torch.nn.functional.conv2d, torch.Tensor.unfold, torch.ops.aten.conv2d).
+    things: helpers kernel names ("corr2d"; "*" for all), torch callables
+        (torch.nn.functional.conv2d, torch.Tensor.unfold, torch.ops.aten.conv2d),
+        and presets: tuples, lists or sets of those (helpers.exercises).
     Raises ForbiddenCall naming what was called. See helpers/_guard.py.
     """
+    things = _flatten(things)
     if _judge is None:
         return _guard.forbid(*things)
     return _forbid_in_kernel(tuple(t if isinstance(t, str) else _guard._display_name(t)
                                    for t in things))
+
+
+def _flatten(things):
+    """Presets are tuples, lists or sets of things: forbid(ex.NO_CONV, "corr2d") takes both."""
+    flat = []
+    for thing in things:
+        if isinstance(thing, (tuple, list, set, frozenset)):
+            flat.extend(_flatten(tuple(thing)))
+        else:
+            flat.append(thing)
+    return tuple(flat)
 
 
 @contextlib.contextmanager

@@ -277,3 +277,22 @@ def test_forbid_reexported_works():
     with pytest.raises(check.ForbiddenCall):
         with check.forbid(F.conv2d, torch.conv2d):
             F.conv2d(X[None, None], K[None, None])
+
+
+def test_float32_rounding_in_a_float64_answer_is_named():
+    expected = torch.linspace(-3, 3, 20, dtype=torch.float64).reshape(4, 5) / 7
+    rounded = expected.float().double()         # what a float32 buffer gives back
+    with pytest.raises(check.CheckFailure) as info:
+        check.close(rounded, expected, name="f(X)", rtol=1e-9, atol=1e-12)
+    lines = str(info.value).splitlines()
+    assert "lost float64 precision" in lines[1] and "dtype=X.dtype" in lines[1]
+    assert "times the expected one" not in str(info.value)
+    # A real scale error in float64 is not called a precision loss.
+    with pytest.raises(check.CheckFailure) as info:
+        check.close(expected * 1.5, expected, name="f(X)", rtol=1e-9, atol=1e-12)
+    assert "precision" not in str(info.value) and "1.5 times" in str(info.value)
+
+
+def test_an_output_one_too_large_names_padding_too():
+    with pytest.raises(check.CheckFailure, match="none where none is asked"):
+        check.close(torch.zeros(4, 4), torch.zeros(3, 3), name="conv2d(X, K)")

@@ -237,3 +237,41 @@ def test_the_source_check_leaves_honest_code_alone():
 def test_graded_test_cells_are_recognised():
     cells = _cells("x = 1")
     assert [is_graded_test(c) for c in cells] == [False, True]
+
+
+def test_a_failure_caused_by_an_earlier_wrong_function_says_fix_it_first():
+    import nbformat
+    from autograde.judge import earlier_failure_note
+
+    v4 = nbformat.v4
+
+    def answer(source, grade_id):
+        return v4.new_code_cell(source, metadata={"nbgrader": {"solution": True, "grade": False,
+                                                               "grade_id": grade_id}})
+
+    def test(grade_id, failed):
+        cell = v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "solution": False,
+                                                                  "grade_id": grade_id, "points": 1}})
+        if failed:
+            cell.outputs = [v4.new_output("error", ename="CheckFailure", evalue="wrong", traceback=["wrong"])]
+        return cell
+
+    cells = [answer("def corr2d(X, K):\n    return X", "a1"), test("test_corr2d", failed=True),
+             answer("def helper(X):\n    return corr2d(X, X)\n\ndef multi(X):\n    return helper(X)", "a2"),
+             test("test_multi", failed=False),
+             answer("def unrelated(X):\n    return X", "a3"), test("test_unrelated", failed=False)]
+
+    def failing():
+        return [v4.new_output("error", ename="CheckFailure", evalue="multi(X): wrong.\n  expected 1",
+                              traceback=["x"])]
+
+    noted = earlier_failure_note(cells, 3, failing())[0]
+    assert noted["evalue"].splitlines()[1] == (
+        "  note: this answer uses corr2d, which failed its own test above: "
+        "fix corr2d first, then run this test again.")
+    assert noted["traceback"] == noted["evalue"].splitlines()
+    # An exercise that does not use the failed function gets no note.
+    assert earlier_failure_note(cells, 5, failing())[0]["evalue"] == "multi(X): wrong.\n  expected 1"
+    # Nor does one whose earlier exercise passed.
+    cells[1].outputs = []
+    assert "note:" not in earlier_failure_note(cells, 3, failing())[0]["evalue"]

@@ -150,6 +150,11 @@ def build_cases(source_nb, release_nb, wrong=None, other_nb=None, forbidden_path
         "a loop that ignores SIGINT: the kernel is killed")
     add("kernel_crash", append_to_answer(copy.deepcopy(correct), first, "import os\nos._exit(3)"),
         Expect("error", None, "exited with code 3"), "os._exit in an answer cell")
+    add("sigkill_self", append_to_answer(copy.deepcopy(correct), first,
+                                         "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        Expect("error", None, "retried once: on the first try the kernel was killed by signal 9 "
+                              "from outside the grader"),
+        "SIGKILL with no limit reached: told apart from the limits, retried once, then reported")
     add("memory_bomb", append_to_answer(copy.deepcopy(correct), first,
                                         "def _grow():\n    blocks = []\n    while True:\n"
                                         "        blocks.append(torch.empty(10**8))\n_grow()"),

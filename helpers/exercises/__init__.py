@@ -1,0 +1,66 @@
+"""What the test cells of each chapter share: tripwire presets and mistake builders.
+
+A test cell shows the examples it checks; the machinery lives here, one module
+per chapter, so a visible test reads like this:
+
+    from helpers import check
+    from helpers.exercises import convolution as ex
+
+    X = torch.tensor([[0., 1, 2], [3, 4, 5], [6, 7, 8]])
+    K = torch.tensor([[0., 1], [2, 3]])
+    with check.forbid(ex.NO_CONV):            # a preset: what the exercise switches off
+        out = corr2d(X, K)
+    check.close(out, torch.tensor([[19., 25], [37, 43]]), name="corr2d(X, K)",
+                mistakes=ex.corr2d_mistakes(X, K))   # the usual slips, named
+
+Modules: convolution (chapter 1), padding_stride (2), pooling (3), im2col (4),
+transposed_conv (5). Each module's docstring lists its presets and builders.
+Nothing here knows a hidden test's inputs: hidden tests stay in the notebooks.
+While a notebook is graded the student's kernel does not get this package
+(test cells run in the grader, see docs/grading.md).
+
+The builders below turn a rule ("everything in torch whose name mentions
+conv") into the tuple of callables `check.forbid` takes.
+"""
+import re
+
+__all__ = ["torch_functions", "aten_ops"]
+
+
+def torch_functions(pattern, *, exclude=None):
+    """Every callable in torch, torch.nn.functional and torch._C._nn whose name matches.
+
+    pattern: a regular expression searched in each name, e.g. r"conv(?!ert)|im2col".
+    exclude: an optional regular expression of names to leave out.
+    Returns a tuple of callables (for `check.forbid`).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    hit, miss = re.compile(pattern).search, re.compile(exclude).search if exclude else (lambda n: False)
+    found = {}
+    for module in (torch, F, torch._C._nn):
+        for name in dir(module):
+            if hit(name) and not miss(name):
+                value = getattr(module, name)
+                if callable(value) and not isinstance(value, type):
+                    found[id(value)] = value
+    return tuple(found.values())
+
+
+def aten_ops(*names):
+    """The torch.ops.aten operators with these names, with every overload of each.
+
+    names: aten operator names, e.g. "convolution", "im2col"; unknown names are skipped.
+    Returns a tuple of OpOverloadPacket and OpOverload objects (for `check.forbid`).
+    """
+    import torch
+
+    ops = []
+    for name in names:
+        try:
+            packet = getattr(torch.ops.aten, name)
+        except (AttributeError, RuntimeError):
+            continue
+        ops += [packet, *(getattr(packet, overload) for overload in packet.overloads())]
+    return tuple(ops)
