@@ -176,7 +176,9 @@ def release_in_sync(chapter, root=ROOT):
             result.problems.append(
                 f"release/{chapter} is stale: run `python -m course release {chapter}` and commit it"
             )
-        extra = {p.name for p in fresh_dir.iterdir()} ^ {p.name for p in committed.parent.iterdir()}
+        # Jupyter leaves .ipynb_checkpoints beside any notebook it opened; git ignores it.
+        extra = ({p.name for p in fresh_dir.iterdir()}
+                 ^ {p.name for p in committed.parent.iterdir()}) - {".ipynb_checkpoints"}
         if extra:
             result.problems.append(f"release/{chapter} and a fresh build differ in files: {sorted(extra)}")
     finally:

@@ -233,8 +233,9 @@ def _bad_mask(a, e, rtol, atol):
 def _matches(a, e, rtol, atol):
     """a, e: float64 tensors (or anything convertible). Same shape and close."""
     try:
-        a = _to_f64(a if _is_tensor(a) else _as_tensor(a))
-        e = _to_f64(e if _is_tensor(e) else _as_tensor(e))
+        # Python numbers straight to float64: as_tensor would round them through float32.
+        a = _to_f64(a) if _is_tensor(a) else _as_tensor(a, dtype=_float64)
+        e = _to_f64(e) if _is_tensor(e) else _as_tensor(e, dtype=_float64)
     except (TypeError, ValueError, RuntimeError):
         return False
     if tuple(a.shape) != tuple(e.shape):

@@ -13,6 +13,10 @@ never appear twice, never leak, and work headless (any backend):
 `grid(ax, values, ...)` draws a small 2-D array with its numbers in the
 cells; the reference pictures are built from it.
 
+Chapter 5 adds `transposed_overlap(m, f, s, i, j, p)` (one input cell's kernel
+copy on the output grid, with how many copies land on each cell) and
+`scatter_counts(m, f, s)` (those counts along one axis).
+
 Chapter authors: append new figure functions at the END of this file.
 """
 import math
@@ -304,17 +308,23 @@ def sliding_window(X, K, i, j, stride=1, fmt="{:g}"):
 
 
 def filter_gallery(image, kernels, ncols=3, size=3.0, cmap="gray", normalize=True,
-                   absolute=False):
+                   absolute=False, stretch=True):
     """A (grayscale) image and the result of each kernel on it.
 
     image: NumPy (H, W, 3) uint8 (e.g. sklearn's load_sample_image("china.jpg")),
         or a tensor (H, W) / (C, H, W); converted to grayscale in [0, 1].
     kernels: dict name -> 2-D kernel (list, array or tensor), applied with
         F.conv2d (cross-correlation, no padding).
-    normalize: divide a kernel by its sum when the sum is positive (blur
-        kernels keep the brightness); edge kernels sum to 0 and stay as given.
+    normalize: divide a kernel by its sum when the sum is positive and not 1
+        (blur kernels keep the brightness); edge kernels sum to 0 and stay as
+        given. False: every kernel is applied exactly as given.
     absolute: show |response| (edges of both signs bright on black).
-    Returns the Figure.
+    stretch: stretch each result's contrast, black at its 1st and white at
+        its 99th percentile (faint responses become visible, but a uniformly
+        brighter or darker result looks the same). False: every panel on the
+        image's own scale, 0 black and 1 white, values outside clipped.
+    A line under the panels says which kernels were divided by their sum and
+    how the contrast is shown. Returns the Figure.
     """
     import torch
     import torch.nn.functional as F
@@ -326,11 +336,13 @@ def filter_gallery(image, kernels, ncols=3, size=3.0, cmap="gray", normalize=Tru
         a = a / 255.0
     x = torch.as_tensor(a, dtype=torch.float32)[None, None]
     panels = [("image (grayscale)", a)]
+    divided = []
     for name, k in kernels.items():
         kt = torch.as_tensor(_array2d(k, f"kernel {name!r}").astype(np.float64), dtype=torch.float32)
         s = float(kt.sum())
         if normalize and s > 0 and not math.isclose(s, 1.0):
             kt = kt / s
+            divided.append(f"{name} (by {s:.3g})")
         y = F.conv2d(x, kt[None, None])[0, 0]
         panels.append((str(name), y.abs().numpy() if absolute else y.numpy()))
     n = len(panels)
@@ -343,11 +355,15 @@ def filter_gallery(image, kernels, ncols=3, size=3.0, cmap="gray", normalize=Tru
         ax.set_axis_off()
         if k < n:
             title, img = panels[k]
-            lo, hi = np.percentile(img, [1, 99]) if k else (0.0, 1.0)   # robust contrast
+            lo, hi = np.percentile(img, [1, 99]) if k and stretch else (0.0, 1.0)   # robust contrast
             if hi <= lo:
                 lo, hi = float(img.min()), float(img.max()) + 1e-12
             ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi)
             ax.set_title(title, fontsize=10)
+    note = ("contrast stretched per panel (1st to 99th percentile)" if stretch
+            else "fixed scale: 0 black, 1 white, clipped")
+    note += ("; divided by their sum: " + ", ".join(divided)) if divided else "; kernels as given"
+    fig.supxlabel(note, fontsize=8)
     return fig
 
 
@@ -1121,3 +1137,216 @@ def layer_view(image, output, name="layer", title=None, ncols=8, cmap="viridis")
 
 __all__ += ["image_grid", "LiveCurves", "class_accuracy", "confusion_counts", "confusion",
             "conv_filters", "layer_outputs", "layer_maps", "layer_view"]
+
+
+# ---------------------------------------------------------------- chapter 1 (1-D signals)
+
+def signals(named, title=None, size=(7.0, 1.5)):
+    """1-D signals drawn one above the other on a shared position axis, as steps.
+
+    named: dict name -> 1-D sequence (tensor, array or list); the signals may
+        have different lengths (a valid convolution output is shorter: entry i
+        is drawn at position i, under the window that starts there).
+    title: above the first panel. size: (width, height of one panel) in inches.
+    Returns the Figure.
+
+    >>> fig = signals({"x": [0, 0, 1, 1, 0], "x[i+1] - x[i]": [0, 1, 0, -1]})
+    """
+    arrays = [(str(k), _array(v).astype(float).ravel()) for k, v in named.items()]
+    if not arrays:
+        raise ValueError("signals: give at least one signal")
+    n = max(len(a) for _, a in arrays)
+    fig = _figure(size[0], size[1] * len(arrays) + (0.3 if title else 0))
+    axes = np.atleast_1d(fig.subplots(len(arrays), 1, sharex=True, squeeze=False)).ravel()
+    for ax, (name, a) in zip(axes, arrays):
+        pos = np.arange(len(a))
+        ax.step(pos, a, where="mid", color="#1f77b4")
+        ax.plot(pos, a, "o", ms=3, color="#1f77b4")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[-1].set_xlabel("position i", fontsize=9)
+    if title:
+        axes[0].set_title(title, fontsize=10)
+    return fig
+
+
+__all__.append("signals")
+
+
+# ---------------------------------------------------------------- chapter 3 (max and average, side by side)
+
+def pooling_max_avg(X, f, i=0, j=0, s=None, p=0, fmt="{:g}"):
+    """Max and average pooling of the same input, side by side, for one window.
+
+    Three panels: the input X (padding shaded and left blank) with the window of
+    output cell (i, j) outlined and its first maximum tinted; the max-pooled output;
+    the average-pooled output (count_include_pad=True, PyTorch's default). Cell (i, j)
+    is outlined in both outputs. Padding counts as -inf for the max, 0 for the mean.
+    X: (H, W); f, s, p: int or (h, w), s defaults to f (PyTorch's default).
+    Raises ValueError with a readable message when the padding is more than half the
+    window (PyTorch refuses it), the window does not fit, or (i, j) is outside the output.
+    Returns the Figure; its suptitle spells out the max and the mean of the window.
+    """
+    fh, fw = _pair(f, "f")
+    ph, pw = _pair(p, "p")
+    if 2 * ph > fh or 2 * pw > fw:
+        raise ValueError(f"padding p={p} is more than half the window f={f} (PyTorch refuses it)")
+    Xm, (fh, fw), (sh, sw), (ph, pw), (oh, ow) = _pool_grid(X, f, s, p, -np.inf)
+    Xa = _pool_grid(X, f, s, p, 0.0)[0]
+    if not (0 <= i < oh and 0 <= j < ow):
+        raise ValueError(f"output cell ({i}, {j}) is outside the {oh}x{ow} output: "
+                         f"pick i < {oh} and j < {ow}")
+    Ymax, Yavg = np.zeros((oh, ow)), np.zeros((oh, ow))
+    for r in range(oh):
+        for c in range(ow):
+            Ymax[r, c] = Xm[r * sh:r * sh + fh, c * sw:c * sw + fw].max()
+            Yavg[r, c] = Xa[r * sh:r * sh + fh, c * sw:c * sw + fw].mean()
+    H, W = Xm.shape
+    colors = [[PADDING if (r < ph or r >= H - ph or c < pw or c >= W - pw) else INPUT
+               for c in range(W)] for r in range(H)]
+    win = Xm[i * sh:i * sh + fh, j * sw:j * sw + fw]
+    a, b = np.unravel_index(np.argmax(win), win.shape)        # the first maximum, as PyTorch
+    colors[i * sh + a][j * sw + b] = _tint(WINDOW, 0.45)
+    shown = np.where(np.isinf(Xm), np.nan, Xm)
+    fig = _figure(CELL * (W + 2 * ow) + 2.2, CELL * max(H, oh) + 1.5)
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [W, ow, ow]})
+    grid(axes[0], shown, highlight=(i * sh, j * sw, fh, fw), colors=colors, fmt=fmt,
+         title="input" + (" (padding shaded)" if ph or pw else ""))
+    grid(axes[1], Ymax, highlight=(i, j, 1, 1), fmt=fmt, title="max pooling")
+    grid(axes[2], Yavg, highlight=(i, j, 1, 1), fmt="{:.3g}", title="average pooling")
+    total = Xa[i * sh:i * sh + fh, j * sw:j * sw + fw].sum()
+    fig.suptitle(f"window of output ({i}, {j}): max = {_fmt(fmt, Ymax[i, j])}, "
+                 f"mean = {_fmt('{:g}', total)}/{fh * fw} = {Yavg[i, j]:.4g}    "
+                 f"(window {fh}x{fw}, stride {(sh, sw) if sh != sw else sh}"
+                 + (f", padding {(ph, pw) if ph != pw else ph})" if ph or pw else ")"), fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------- chapter 4 (one column of im2col)
+
+def im2col_window(X, f, col, s=1, p=0, fmt="{:g}"):
+    """Which input values land in column `col` of im2col (F.unfold's layout), one channel.
+
+    Left: X (H, W) with its p-cell zero border shaded, the window of column `col`
+    outlined (output position y = col // W', x = col % W'). Right: the (kh*kw, H'*W')
+    matrix X_col with column `col` outlined; row i*kw + j holds cell (i, j) of each
+    window, so the column is the window read row by row.
+    X: (H, W); f, s, p: int or (h, w). Raises ValueError with a readable message when
+    the kernel does not fit or `col` is not a column of X_col.
+    Returns the Figure.
+    """
+    X = _array2d(X, "X").astype(float)
+    fh, fw = _pair(f, "f")
+    sh, sw = _pair(s, "s")
+    ph, pw = _pair(p, "p")
+    if min(fh, fw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"kernel and stride must be at least 1 and padding at least 0 "
+                         f"(got f={f}, s={s}, p={p})")
+    H, W = X.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    if fh > Hp or fw > Wp:
+        raise ValueError(f"the {fh}x{fw} kernel does not fit in the padded {Hp}x{Wp} input")
+    oh, ow = (Hp - fh) // sh + 1, (Wp - fw) // sw + 1
+    L = oh * ow
+    if not 0 <= col < L:
+        raise ValueError(f"X_col has {L} columns (0 to {L - 1}) here, so there is no column {col}")
+    Xp = np.zeros((Hp, Wp))
+    Xp[ph:ph + H, pw:pw + W] = X
+    cols = np.stack([Xp[a * sh:a * sh + fh, b * sw:b * sw + fw].ravel()
+                     for a in range(oh) for b in range(ow)], axis=1)      # (fh*fw, L)
+    y, x = divmod(col, ow)
+    colors = [[PADDING if (r < ph or r >= ph + H or c < pw or c >= pw + W) else INPUT
+               for c in range(Wp)] for r in range(Hp)]
+    for a in range(fh):
+        for b in range(fw):
+            colors[y * sh + a][x * sw + b] = _tint(WINDOW, 0.3)
+    ccolors = [[_tint(WINDOW, 0.3) if c == col else INPUT for c in range(L)] for _ in range(fh * fw)]
+    cell = min(CELL, 14.0 / (Wp + L + 2))
+    cell_in = min(CELL, max(cell, 3.5 / Wp))   # the input stays readable beside a long X_col
+    fig = _figure(cell_in * Wp + cell * L + 2.0, max(cell_in * Hp, cell * fh * fw, 1.2) + 1.6)
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [cell_in * Wp, cell * L]})
+    grid(axes[0], Xp, highlight=(y * sh, x * sw, fh, fw), colors=colors, fmt=fmt,
+         fill=False, title="input" + (" (padding shaded)" if ph or pw else ""),
+         fontsize=None if cell_in >= 0.35 else 7)
+    small = cell < 0.25                      # too small for every number: only the column's
+    grid(axes[1], cols, highlight=(0, col, fh * fw, 1), colors=ccolors, fill=False,
+         fmt=None if small else fmt, title=f"X_col, {fh * fw} x {L}")
+    if small:
+        for r in range(fh * fw):
+            axes[1].text(col, r, _fmt(fmt, cols[r, col]), ha="center", va="center", fontsize=6)
+    axes[1].set_xticks([col])
+    axes[1].set_xticklabels([f"column {col}\n= {y}*{ow} + {x}"], fontsize=8)
+    if fh * fw <= 16:
+        axes[1].set_yticks(range(fh * fw))
+        axes[1].set_yticklabels([f"{a},{b}" for a in range(fh) for b in range(fw)], fontsize=7)
+    axes[1].tick_params(length=0)
+    fig.suptitle(f"column {col} of X_col = the window at output position (y, x) = ({y}, {x}), "
+                 f"top-left corner ({y * sh}, {x * sw}) of the padded input", fontsize=10)
+    return fig
+
+
+__all__ += ["pooling_max_avg", "im2col_window"]
+
+
+# ---------------------------------------------------------------- chapter 5 (appended)
+
+def scatter_counts(m, f, s=1):
+    """Along one axis: how many of the m input cells write into each cell of the full
+    (m - 1)*s + f grid of a transposed convolution with kernel f and stride s.
+
+    Returns a list of ints; 2-D counts are the outer product of two such lists.
+    >>> scatter_counts(3, 3, 2)
+    [1, 1, 2, 1, 2, 1, 1]
+    """
+    n = (m - 1) * s + f
+    return [sum(1 for i in range(m) if i * s <= u < i * s + f) for u in range(n)]
+
+
+def transposed_overlap(m, f, s=1, i=0, j=0, p=0):
+    """Transposed convolution of an m x m input, one input cell at a time, with overlap counts.
+
+    Left: the input, cell (i, j) outlined. Right: the full output grid, (m - 1)*s + f cells
+    per axis; each cell shows how many input cells write into it (the number of kernel copies
+    that land there), coloured by that count; the copy of the f x f kernel that input cell
+    (i, j) scatters (rows i*s .. i*s + f - 1, columns j*s .. j*s + f - 1) is outlined in red,
+    and with padding p the part that is kept (p cells cropped from each side) in blue.
+    m, f, s, p, i, j: ints. Raises ValueError with a readable message for an impossible setting.
+    Returns the Figure.
+    """
+    m, f, s, p, i, j = (int(v) for v in (m, f, s, p, i, j))
+    if m < 1 or f < 1:
+        raise ValueError(f"the input and the kernel need at least one cell (got m={m}, f={f})")
+    if s < 1:
+        raise ValueError(f"the stride must be at least 1 (got s={s})")
+    if p < 0:
+        raise ValueError(f"the padding cannot be negative (got p={p})")
+    if not (0 <= i < m and 0 <= j < m):
+        raise ValueError(f"there is no input cell ({i}, {j}) in a {m}x{m} input: "
+                         f"i and j go from 0 to {m - 1}")
+    n = (m - 1) * s + f
+    if n - 2 * p < 1:
+        raise ValueError(f"the padding p={p} crops the whole output away: "
+                         f"(m - 1)*s - 2p + f = {n - 2 * p}")
+    c = np.array(scatter_counts(m, f, s))
+    counts = np.outer(c, c)
+    cell = min(CELL, 9.0 / (n + m + 1))
+    fig = _figure(cell * (n + m) + 2.2, cell * n + 1.5)
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(m, 2), n]})
+    grid(axes[0], np.zeros((m, m)), highlight=(i, j, 1, 1), fmt=None,
+         title=f"input {m}x{m}: cell ({i}, {j})")
+    rects, cols = [(i * s, j * s, f, f)], [WINDOW]
+    if p:
+        rects.append((p, p, n - 2 * p, n - 2 * p))
+        cols.append("#1f77b4")
+    grid(axes[1], counts, highlight=rects, highlight_color=cols, fill=False, cmap="Blues",
+         vmin=0, vmax=max(int(counts.max()), 1) * 1.6, fmt="{:g}" if cell >= 0.25 else None,
+         title=f"full output {n}x{n}: copies of the kernel per cell"
+               + (f", kept {n - 2 * p}x{n - 2 * p}" if p else ""))
+    fig.suptitle(f"f={f}, s={s}, p={p}: input cell ({i}, {j}) scatters X[{i}, {j}]·K into the red "
+                 f"{f}x{f} window at ({i * s}, {j * s})", fontsize=10)
+    return fig
+
+
+__all__ += ["scatter_counts", "transposed_overlap"]

@@ -3,6 +3,10 @@
     from helpers import widgets
     widgets.conv_explorer(n=7, f=3, p=1, s=2)     # sliders -> output size + grid
     widgets.pool_explorer(n=8, f=2, s=2)          # the same for pooling, with ceil_mode
+    widgets.pool_compare_explorer()               # max and average pooling side by side, one window
+    widgets.im2col_explorer(n=4, f=2)             # which input values land in which column of im2col
+    widgets.sliding_window_explorer()             # move the window: its products and their sum
+    widgets.transposed_scatter_explorer(m=3, f=3, s=2)   # one input cell's kernel copy, overlap counts
 
 Each explorer is a VBox: sliders, a line of text with the output-size formula
 worked out with the numbers, and the `plot.padding_stride` picture. The
@@ -27,7 +31,9 @@ from IPython.display import display
 from helpers import plot
 
 __all__ = ["Explorer", "conv_explorer", "pool_explorer", "pool_output_size_text",
-           "feature_map_explorer"]
+           "pool_compare_explorer", "im2col_explorer",
+           "feature_map_explorer", "sliding_window_explorer",
+           "transposed_scatter_explorer"]
 
 
 class Explorer(W.VBox):
@@ -227,3 +233,165 @@ def feature_map_explorer(model, images, labels=None, classes=None, layers=None, 
 
     return Explorer(controls, compute, title="Feature maps: pick an image and a layer")
 
+
+def sliding_window_explorer(X=None, K=None, row=0, col=0):
+    """Move a kernel over an input with two sliders: the window's top row and left column.
+
+    X: (H, W) input, K: (kh, kw) kernel (tensors, arrays or lists); the default
+    is a 5x6 image with a vertical edge and a 3x3 vertical-edge kernel. The
+    picture (plot.sliding_window) outlines the window in the input and the
+    output cell it produces; the text line spells out the products and their
+    sum. The sliders cover the whole input, so a window that would stick out
+    of it shows why there is no output there (a message, no picture).
+    Returns the widget (a VBox, see Explorer).
+    """
+    import numpy as np
+
+    X = np.array([[1, 1, 1, 0, 0, 0]] * 5, dtype=float) if X is None else plot._array2d(X, "X")
+    K = np.array([[1, 0, -1]] * 3, dtype=float) if K is None else plot._array2d(K, "K")
+    H, W = X.shape
+    kh, kw = K.shape
+    if kh > H or kw > W:
+        raise ValueError(f"sliding_window_explorer: the {kh}x{kw} kernel does not fit in the {H}x{W} input")
+    controls = {
+        "row": _slider(row, 0, H - 1, "window row"),
+        "col": _slider(col, 0, W - 1, "window column"),
+    }
+
+    def compute(row, col):
+        for what, start, k, size, axis in (("bottom", row, kh, H, "rows"), ("right", col, kw, W, "columns")):
+            if start + k > size:
+                raise ValueError(f"the window would stick out past the {what} edge: it needs {axis} "
+                                 f"{start} to {start + k - 1}, the input has {axis} 0 to {size - 1}. "
+                                 f"The last start that fits is {size - k}, so the output has "
+                                 f"{size} - {k} + 1 = {size - k + 1} {axis}")
+        window = X[row:row + kh, col:col + kw]
+        terms = " + ".join(f"{plot._fmt('{:g}', a)}*{plot._fmt('{:g}', b)}"
+                           for a, b in zip(window.ravel().tolist(), K.ravel().tolist()))
+        value = plot._fmt("{:g}", float((window * K).sum()))
+        text = f"Y[{row}, {col}] = {terms} = {value}"
+        return text, plot.sliding_window(X, K, row, col)
+
+    return Explorer(controls, compute, title="Cross-correlation: move the window")
+
+
+_POOL_INPUT = [[1, 3, 2, 9, 0, 4],
+               [5, 6, 1, 7, 3, 2],
+               [8, 0, 4, 2, 6, 1],
+               [3, 2, 6, 1, 5, 7],
+               [0, 9, 2, 4, 8, 3],
+               [7, 1, 5, 3, 2, 6]]
+
+
+def pool_compare_explorer(X=None, f=2, s=2, p=0, i=0, j=0):
+    """Max and average pooling of one small input, side by side, for a chosen window.
+
+    X: (H, W) input (default: a 6x6 grid of digits). Sliders: window f, stride s,
+    padding p, and the output cell (i, j) whose window is outlined. The text gives
+    the output size and that window's max and mean (count_include_pad=True);
+    the picture is `plot.pooling_max_avg`. Settings PyTorch refuses (padding over
+    half the window, a window larger than the padded input) and cells outside the
+    output show a message. Returns the widget (a VBox, see Explorer).
+    """
+    X = plot._array2d(_POOL_INPUT if X is None else X, "X").astype(float)
+    H, Wd = X.shape
+    controls = {
+        "f": _slider(f, 1, 4, "window f"),
+        "s": _slider(s, 1, 4, "stride s"),
+        "p": _slider(p, 0, 2, "padding p"),
+        "i": _slider(i, 0, H - 1, "output row i"),
+        "j": _slider(j, 0, Wd - 1, "output column j"),
+    }
+
+    def compute(f, s, p, i, j):
+        if 2 * p > f:
+            raise ValueError(f"padding must be at most half the window: p={p} > f/2 = {f / 2:g} "
+                             f"(PyTorch refuses it)")
+        if H + 2 * p < f or Wd + 2 * p < f:
+            raise ValueError(f"the {f}x{f} window does not fit in the padded "
+                             f"{H + 2 * p}x{Wd + 2 * p} input")
+        oh, ow = (H + 2 * p - f) // s + 1, (Wd + 2 * p - f) // s + 1
+        if not (i < oh and j < ow):
+            raise ValueError(f"output cell ({i}, {j}) does not exist: the output is {oh}x{ow}, "
+                             f"so pick i < {oh} and j < {ow}")
+        fig = plot.pooling_max_avg(X, f, i, j, s=s, p=p)
+        Xm = plot._pool_grid(X, f, s, p, -math.inf)[0][i * s:i * s + f, j * s:j * s + f]
+        Xa = plot._pool_grid(X, f, s, p, 0.0)[0][i * s:i * s + f, j * s:j * s + f]
+        text = (f"{H}x{Wd} input, f={f}, s={s}, p={p} -> {oh}x{ow} output; window ({i}, {j}): "
+                f"max = {plot._fmt('{:g}', float(Xm.max()))}, mean = {float(Xa.mean()):.4g}")
+        return text, fig
+
+    return Explorer(controls, compute, title="Max and average pooling, side by side")
+
+
+def im2col_explorer(n=4, f=2, s=1, p=0, col=0):
+    """Which input values land in which column of im2col, for one window at a time.
+
+    The input is the n x n grid 0, 1, ..., n*n - 1 (so each number names its pixel).
+    Sliders: input size n, kernel f, stride s, padding p and the column index of X_col.
+    The text gives the column's output position (y, x) = divmod(column, W') and its
+    values; the picture (`plot.im2col_window`) outlines the window in the padded input
+    and the column in X_col. A column that does not exist for the setting, or a
+    kernel larger than the padded input, shows a message. Returns the widget (a VBox).
+    """
+    import numpy as np
+
+    controls = {
+        "n": _slider(n, 2, 6, "input n"),
+        "f": _slider(f, 1, 4, "kernel f"),
+        "s": _slider(s, 1, 3, "stride s"),
+        "p": _slider(p, 0, 2, "padding p"),
+        "col": _slider(col, 0, 35, "column"),
+    }
+
+    def compute(n, f, s, p, col):
+        X = np.arange(n * n, dtype=float).reshape(n, n)
+        fig = plot.im2col_window(X, f, col, s=s, p=p)        # raises ValueError if impossible
+        o = (n + 2 * p - f) // s + 1
+        y, x = divmod(col, o)
+        Xp = np.pad(X, p)
+        values = ", ".join(plot._fmt("{:g}", float(v)) for v in Xp[y * s:y * s + f, x * s:x * s + f].ravel())
+        text = (f"X_col is {f * f} x {o * o} ({o}x{o} windows); column {col} = {y}*{o} + {x}: "
+                f"the window at (y, x) = ({y}, {x}), rows {y * s}..{y * s + f - 1} and columns "
+                f"{x * s}..{x * s + f - 1} of the padded input, read row by row: [{values}]")
+        return text, fig
+
+    return Explorer(controls, compute, title="im2col: which values go into which column")
+
+
+def transposed_scatter_explorer(m=3, f=3, s=2, i=0, j=0, p=0):
+    """The scatter-add of a transposed convolution, one input cell at a time, with overlap counts.
+
+    Sliders: input size m (an m x m input), the input cell (i, j), kernel size f, stride s
+    and padding p. The picture (`plot.transposed_overlap`) shows the full output grid,
+    (m - 1)*s + f cells per axis, with the f x f window where input cell (i, j) adds its copy
+    X[i, j]*K outlined, and in every cell how many input cells write into it; with p > 0 the
+    kept part is outlined too. The text works out the sizes and the range of the counts in
+    the kept output. A cell outside the input, or a padding that crops everything, shows a
+    message. Returns the widget (a VBox).
+    """
+    controls = {
+        "m": _slider(m, 1, 5, "input m"),
+        "i": _slider(i, 0, 4, "input row i"),
+        "j": _slider(j, 0, 4, "input column j"),
+        "f": _slider(f, 1, 5, "kernel f"),
+        "s": _slider(s, 1, 4, "stride s"),
+        "p": _slider(p, 0, 3, "padding p"),
+    }
+
+    def compute(m, i, j, f, s, p):
+        fig = plot.transposed_overlap(m, f, s, i, j, p)      # raises ValueError if impossible
+        n = (m - 1) * s + f
+        kept = plot.scatter_counts(m, f, s)[p:n - p]
+        text = (f"full grid (m-1)*s + f = ({m}-1)*{s} + {f} = {n}; output (m-1)*s - 2p + f = {n - 2 * p}. "
+                f"Cell ({i}, {j}) writes into rows {i * s}..{i * s + f - 1}, columns {j * s}..{j * s + f - 1}. "
+                f"Copies per output cell along one axis: {min(kept)} to {max(kept)}")
+        if m > 1 and f % s == 0:
+            text += f" (s divides f: {f // s} per axis away from the border, {(f // s) ** 2} in 2-D)"
+        elif m > 1 and f > s:
+            text += " (s does not divide f: uneven, a checkerboard)"
+        elif m > 1 and f < s:
+            text += " (f < s: gaps no copy reaches)"
+        return text, fig
+
+    return Explorer(controls, compute, title="Transposed convolution: scatter-add and overlaps")

@@ -132,6 +132,9 @@ def likely_cause_problems(text, cause, n=5):
     return [f"'{cause}' is not in the first {n} lines of the test's output: {head}"]
 
 
+SCREEN_LINES = 40
+
+
 def validate_dialog_problems(text, failed_tests):
     """The Validate dialog says the notebook failed and names every failed test.
 
@@ -144,6 +147,11 @@ def validate_dialog_problems(text, failed_tests):
     missing = [gid for gid, first in failed_tests.items() if first.strip() not in text]
     if missing:
         problems.append(f"the Validate dialog does not name the failed tests {missing}")
+    # One screen per failure: the quoted test cell and its message, not a traceback.
+    lines = len(text.splitlines())
+    if failed_tests and lines > SCREEN_LINES * len(failed_tests):
+        problems.append(f"the Validate dialog holds {lines} lines for {len(failed_tests)} failed "
+                        f"tests (more than {SCREEN_LINES} per failure)")
     return problems
 
 
@@ -558,6 +566,8 @@ def test_a_flipped_kernel_is_named_first_and_validate_names_the_failed_tests(lab
         dialog.wait_for(timeout=VALIDATE_S * 1000)
         text = dialog.inner_text()
         (ARTIFACTS / "validate-dialog.txt").write_text(text)
+        print(f"flipped corr2d: the student sees {len(feedback.splitlines())} lines; Validate dialog: "
+              f"{len(text)} characters, {len(text.splitlines())} lines for {len(tests)} failed tests")
         # Every test fails: corr2d is wrong, the other exercises are not done.
         dialog_problems = validate_dialog_problems(text, tests)
         if cause or dialog_problems:
@@ -684,6 +694,10 @@ def test_validate_dialog_check_needs_every_failed_test_named():
         "the Validate dialog does not name the failed tests ['test_conv_params']"]
     assert validate_dialog_problems(dialog + "The following cell failed:\n# Visible tests: the counts", tests) == []
     assert validate_dialog_problems("Success! Your notebook passes all the tests.", {}) != []
+    long = dialog + "The following cell failed:\n# Visible tests: the counts\n" + "frame\n" * 100
+    assert validate_dialog_problems(long, tests) == [
+        f"the Validate dialog holds {len(long.splitlines())} lines for 2 failed tests "
+        f"(more than {SCREEN_LINES} per failure)"]
 
 
 def test_slider_check_needs_a_change():

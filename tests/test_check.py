@@ -184,6 +184,10 @@ def test_mistakes_named_and_first_line_keeps_facts():
     assert "likely cause: valid padding instead of same" in msg and "expected 30, got 28" in msg
     msg = fails(check.close, 0.5, 0.25, mistakes={"divided by 2 instead of 4": 0.5})
     assert "likely cause: divided by 2 instead of 4" in msg
+    # Python numbers are matched in float64, so a tight tolerance still names the mistake.
+    mean, median = 0.1234567891, 0.1234567
+    msg = fails(check.close, mean, median, rtol=1e-9, atol=0, mistakes={"the mean of the times": mean})
+    assert "likely cause: the mean of the times" in msg
 
 
 def test_nan_and_inf_in_output():

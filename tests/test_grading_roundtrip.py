@@ -18,7 +18,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course import ROOT, available_chapters
-from course.check import _region_lines, _strip_regions, graded_tests
+from course.check import _region_lines, graded_tests
 
 CHAPTERS = available_chapters()
 WRONG_DIR = ROOT / "tests" / "wrong_answers"
@@ -74,14 +74,20 @@ def feedback_text(root, chapter, student):
     return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
 
 
+_HIDDEN_REGION = re.compile(r"#+\s*BEGIN HIDDEN TESTS.*?#+\s*END HIDDEN TESTS", re.S)
+
+
 def hidden_lines(nb):
-    """Lines that only hidden tests contain."""
+    """Lines that only hidden tests contain: a line that also appears anywhere else (a
+    visible test, the prose, an answer the student may have written the same way) does
+    not count as a leak."""
+    visible = {line.strip() for cell in nb.cells
+               for line in _HIDDEN_REGION.sub("", cell.source).splitlines()}
     lines = []
     for cell in graded_tests(nb):
-        visible = set(_strip_regions(cell.source).splitlines())
         lines += [
             line for line in _region_lines(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-            if line not in {v.strip() for v in visible} and len(line) > 12
+            if line not in visible and len(line) > 12
         ]
     return lines
 
@@ -93,7 +99,7 @@ def cell_scores(root, chapter, student):
         return {g.name: (g.auto_score or 0, g.max_score) for g in notebook.grades}
 
 
-def tests_after(nb, answer_ids):
+def graded_tests_after(nb, answer_ids):
     """The graded test cell that follows each of these answer cells."""
     found, pending = set(), False
     for cell in nb.cells:
@@ -124,7 +130,7 @@ def packed(wrongs, size=4):
 def shows_its_mistake(root, chapter, student, wrong, source):
     """The wrong answer's own test lost points and the feedback names its mistake."""
     scores = cell_scores(root, chapter, student)
-    lost = any(scores[t][0] < scores[t][1] for t in tests_after(source, set(wrong["cells"])))
+    lost = any(scores[t][0] < scores[t][1] for t in graded_tests_after(source, set(wrong["cells"])))
     return lost and wrong["feedback"].lower() in feedback_text(root, chapter, student).lower()
 
 

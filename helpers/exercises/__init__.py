@@ -14,7 +14,7 @@ per chapter, so a visible test reads like this:
                 mistakes=ex.corr2d_mistakes(X, K))   # the usual slips, named
 
 Modules: convolution (chapter 1), padding_stride (2), pooling (3), im2col (4),
-transposed_conv (5). Each module's docstring lists its presets and builders.
+transposed_conv (5), cifar2 (6), lenet5 (7), gpu_training (8). Each module's docstring lists its presets and builders.
 Nothing here knows a hidden test's inputs: hidden tests stay in the notebooks.
 While a notebook is graded the student's kernel does not get this package
 (test cells run in the grader, see docs/grading.md).

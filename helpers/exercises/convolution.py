@@ -98,12 +98,18 @@ def corr2d_mistakes(X, K):
     mistakes = {
         "the kernel is flipped: that is convolution, not cross-correlation (use K[a, b], not a reversed K)":
             helpers.corr2d(X, K.flip(0, 1)),
-        early + "the last row of the output is never filled": no_last_row,
-        early + "the last column of the output is never filled": no_last_col,
-        early + "the last row and column of the output are never filled": no_last_both,
         "the output has one row and one column too many: (H - kh + 2, W - kw + 2) (range end off by one)":
             torch.zeros(Y.shape[0] + 1, Y.shape[1] + 1, dtype=Y.dtype),
     }
+    # With a single row (or column) an all-zero output is as likely an answer left
+    # unfinished as a loop stopping early: name the loop only where it can be told apart.
+    tall, wide = Y.shape[0] > 1, Y.shape[1] > 1
+    if tall:
+        mistakes[early + "the last row of the output is never filled"] = no_last_row
+    if wide:
+        mistakes[early + "the last column of the output is never filled"] = no_last_col
+    if tall and wide:
+        mistakes[early + "the last row and column of the output are never filled"] = no_last_both
     if K.shape[0] == K.shape[1]:
         mistakes["the kernel is transposed: multiply X[i + a, j + b] by K[a, b], not by K[b, a]"] = \
             helpers.corr2d(X, K.T)

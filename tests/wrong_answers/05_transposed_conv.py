@@ -2,8 +2,9 @@
 
 Each replaces answer cells (by grade_id) in the source notebook; the round
 trip expects fewer than full marks and the feedback to contain "feedback".
-The other answer cells keep their solutions (conv2d_input_grad runs on the
-solution's conv_transpose2d unless a wrong answer replaces it).
+The other answer cells keep their solutions. conv2d_input_grad, generator_summary
+and dcgan_generator are optional, ungraded exercises (Go further), so they have
+no entries here.
 """
 
 # ------------------------------------------------------------------ conv_matrix
@@ -123,63 +124,6 @@ def conv_transpose_output_size(m, f, s=1, p=0, output_padding=0):
     return (m - 1) * s - 2 * p + f + output_padding
 '''
 
-# ------------------------------------------------------------------ the gradient
-
-GRAD_ZERO_OUTPUT_PADDING = '''
-def conv2d_input_grad(dY, K, input_size, stride=1, padding=0):
-    (H, W), (sh, sw), (ph, pw) = pair(input_size), pair(stride), pair(padding)
-    g = conv_transpose2d(dY, K, (sh, sw), (ph, pw))
-    return F.pad(g, (0, W - g.shape[1], 0, H - g.shape[0]))     # fills the gap with zeros
-'''
-
-GRAD_TRANSPOSED_SIZE = '''
-def conv2d_input_grad(dY, K, input_size, stride=1, padding=0):
-    return conv_transpose2d(dY, K, stride, padding)
-'''
-
-# ------------------------------------------------------------------ the generator
-
-SUMMARY_NO_BATCHNORM = '''
-def generator_summary(nz=100, ngf=64, nc=3):
-    widths = [nz, 8 * ngf, 4 * ngf, 2 * ngf, ngf, nc]
-    sizes = [4, 8, 16, 32, 64]
-    shapes = [(c, n, n) for c, n in zip(widths[1:], sizes)]
-    n_params = sum(a * b * 16 for a, b in zip(widths, widths[1:]))   # BatchNorm forgotten
-    return shapes, n_params
-'''
-
-SUMMARY_WITH_BIAS = '''
-def generator_summary(nz=100, ngf=64, nc=3):
-    widths = [nz, 8 * ngf, 4 * ngf, 2 * ngf, ngf, nc]
-    sizes = [4, 8, 16, 32, 64]
-    shapes = [(c, n, n) for c, n in zip(widths[1:], sizes)]
-    n_params = sum(a * b * 16 + b for a, b in zip(widths, widths[1:])) + 2 * sum(widths[1:5])
-    return shapes, n_params
-'''
-
-GENERATOR_WITH_BIAS = '''
-def dcgan_generator(nz=100, ngf=64, nc=3):
-    widths = [nz, 8 * ngf, 4 * ngf, 2 * ngf, ngf]
-    layers = []
-    for i, (c_in, c_out) in enumerate(zip(widths, widths[1:])):
-        s, p = (1, 0) if i == 0 else (2, 1)
-        layers += [nn.ConvTranspose2d(c_in, c_out, 4, s, p), nn.BatchNorm2d(c_out), nn.ReLU()]
-    layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1), nn.Tanh()]
-    return nn.Sequential(*layers)
-'''
-
-GENERATOR_LEAKY = '''
-def dcgan_generator(nz=100, ngf=64, nc=3):
-    widths = [nz, 8 * ngf, 4 * ngf, 2 * ngf, ngf]
-    layers = []
-    for i, (c_in, c_out) in enumerate(zip(widths, widths[1:])):
-        s, p = (1, 0) if i == 0 else (2, 1)
-        layers += [nn.ConvTranspose2d(c_in, c_out, 4, s, p, bias=False), nn.BatchNorm2d(c_out),
-                   nn.LeakyReLU(0.2)]
-    layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
-    return nn.Sequential(*layers)
-'''
-
 WRONG_ANSWERS = [
     {"name": "conv_matrix transposed (one row per input value)",
      "cells": {"conv_matrix": CONV_MATRIX_TRANSPOSED},
@@ -214,22 +158,4 @@ WRONG_ANSWERS = [
     {"name": "output size without argument checks",
      "cells": {"conv_transpose_output_size": SIZE_NO_CHECKS},
      "feedback": "it should raise ValueError"},
-    {"name": "input gradient with zeros in the output_padding rows",
-     "cells": {"conv2d_input_grad": GRAD_ZERO_OUTPUT_PADDING},
-     "feedback": "are filled with zeros, but with p > 0 they hold gradient"},
-    {"name": "input gradient of the transposed convolution's size",
-     "cells": {"conv2d_input_grad": GRAD_TRANSPOSED_SIZE},
-     "feedback": "the last rows or columns, that no window reached, are missing"},
-    {"name": "parameter count without BatchNorm",
-     "cells": {"generator_summary": SUMMARY_NO_BATCHNORM},
-     "feedback": "the BatchNorm layers have parameters too"},
-    {"name": "parameter count with biases",
-     "cells": {"generator_summary": SUMMARY_WITH_BIAS},
-     "feedback": "have no bias (bias=False)"},
-    {"name": "generator with biased transposed convolutions",
-     "cells": {"dcgan_generator": GENERATOR_WITH_BIAS},
-     "feedback": "DCGAN uses bias=False"},
-    {"name": "generator with LeakyReLU",
-     "cells": {"dcgan_generator": GENERATOR_LEAKY},
-     "feedback": "LeakyReLU is the discriminator's activation"},
 ]
