@@ -27,6 +27,12 @@ __all__ = ["dcgan_generator", "Net", "NetModules", "net_functional", "LeNet5", "
            "count_parameters", "parameter_table"]
 
 
+def _refuse_if_forbidden(name):
+    """Chapter 7's exercises count parameters: inside check.forbid(name) the
+    reference refuses to run (by name only, not for "*")."""
+    _tripwire(name)()
+
+
 def _tripwire(name):
     """A function that refuses to run inside check.forbid(name): call it when building `name`.
 
@@ -36,7 +42,7 @@ def _tripwire(name):
     def tripwire():
         if name in _guard._forbidden_kernels.get() and not _guard._inside_reference.get():
             raise _guard.ForbiddenCall(
-                f"your answer built helpers.models.{name}, the course's reference solution. "
+                f"your answer used helpers.models.{name}, the course's reference solution. "
                 f"Write your own version: building it is the exercise.")
 
     tripwire.__name__ = tripwire.__qualname__ = name
@@ -55,6 +61,7 @@ _MNIST_CNN_BUILT = _tripwire("MnistCNN")
 
 def count_parameters(model):
     """Number of trainable parameters (buffers such as BatchNorm statistics not counted)."""
+    _refuse_if_forbidden("count_parameters")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -66,6 +73,7 @@ def parameter_table(model):
     >>> [count for _, _, count in parameter_table(Net())]
     [432, 16, 1152, 8, 16384, 32, 64, 2]
     """
+    _refuse_if_forbidden("parameter_table")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()]

@@ -97,8 +97,9 @@ def _to_device(obj, device, non_blocking=False):
 
 
 def _refuse_if_forbidden(name):
-    """Chapter 8's exercises rebuild get_device, to_device and train_epoch: inside
-    check.forbid(name) the reference refuses to run (by name only, not for "*")."""
+    """Chapters 7 and 8 rebuild fit, train, confusion_matrix, per_class_accuracy,
+    get_device, to_device and train_epoch: inside check.forbid(name) the reference
+    refuses to run (by name only, not for "*")."""
     from helpers import _guard
 
     if name in _guard._forbidden_kernels.get() and not _guard._inside_reference.get():
@@ -640,6 +641,7 @@ def fit(model, train_loader, optimizer, epochs, *, loss_fn=None, scheduler=None,
     flip_test: validation averages each image with its mirror image.
     channels_last: store model and batches as NHWC (faster on some CPUs and GPUs).
     """
+    _refuse_if_forbidden("fit")
     import torch
     from tqdm.auto import tqdm
 
@@ -704,6 +706,7 @@ def train(model, settings, train_loader, val_loader=None, **fit_kwargs):
     settings: a RunSettings or a recipe name (see run_settings). Other keyword
     arguments (device, callback, progress, channels_last) go to fit.
     """
+    _refuse_if_forbidden("train")
     import torch
 
     if isinstance(settings, str):
@@ -760,6 +763,7 @@ def confusion_matrix(predictions, labels, num_classes=None):
     predictions, labels: int tensors of shape (N,); num_classes: None means
     1 + the largest label or prediction.
     """
+    _refuse_if_forbidden("confusion_matrix")
     import torch
 
     predictions, labels = _class_vectors(predictions, labels)
@@ -780,6 +784,7 @@ def per_class_accuracy(predictions, labels, num_classes=None):
     >>> per_class_accuracy(torch.tensor([0, 1, 1, 1]), torch.tensor([0, 0, 1, 1]))
     tensor([0.5000, 1.0000])
     """
+    _refuse_if_forbidden("per_class_accuracy")
     cm = confusion_matrix(predictions, labels, num_classes).double()
     return (cm.diagonal() / cm.sum(1)).float()
 

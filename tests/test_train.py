@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from helpers import data, train
+from helpers import data, models, train
 
 Pair = collections.namedtuple("Pair", "x y")
 
@@ -255,3 +255,23 @@ def test_chapter8_references_refuse_inside_forbid_by_name():
         train.evaluate(model, loader)
     with check.forbid("*"):
         train.to_device(torch.ones(1), "cpu")  # "*" is for kernels; the training helpers stay on
+
+
+def test_chapter7_references_refuse_inside_forbid_by_name():
+    from helpers import check
+
+    model, loader = tiny_model(), [(torch.randn(4, 3, 2, 2), torch.tensor([0, 1, 2, 0]))]
+    labels = torch.tensor([0, 1, 1])
+    for name, call in [
+            ("fit", lambda: train.fit(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), 1,
+                                      progress=False)),
+            ("train", lambda: train.train(model, "cifar2", loader, progress=False)),
+            ("confusion_matrix", lambda: train.confusion_matrix(labels, labels)),
+            ("per_class_accuracy", lambda: train.per_class_accuracy(labels, labels)),
+            ("count_parameters", lambda: models.count_parameters(model)),
+            ("parameter_table", lambda: models.parameter_table(model))]:
+        with pytest.raises(check.ForbiddenCall, match=name):
+            with check.forbid(name):
+                call()
+        if name != "train":      # the others are cheap: allowed again outside
+            call()
