@@ -213,7 +213,7 @@ def _positive_int(value, name):
 RECIPES = {
     # Chapter 6: the Net on CIFAR-2 (airplanes versus birds).
     "cifar2": {
-        "full": RunSettings(epochs=60, batch_size=128, optimizer="adamw", lr=1e-2, weight_decay=5e-4,
+        "full": RunSettings(epochs=120, batch_size=128, optimizer="adamw", lr=1e-2, weight_decay=5e-4,
                             schedule="onecycle", label_smoothing=0.1, shift=4, flip=True,
                             flip_test=True),
         "fast": RunSettings(epochs=4, batch_size=64, optimizer="adamw", lr=1e-2, weight_decay=5e-4,

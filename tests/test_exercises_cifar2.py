@@ -4,17 +4,14 @@ answer of tests/wrong_answers/06_cifar2.py, in the student's kernel and through 
 
 test_train_run is left to `python -m course check 06_cifar2` and the grading round trip:
 it needs a Net trained on CIFAR-2."""
-import importlib.util
-
-import nbformat
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course import ROOT
 from helpers import check
 from helpers.exercises import cifar2 as ex
+from chapter_cells import cells_by_id, wrong_answers
 from test_judge import error_text, judge_for
 
 CHAPTER = "06_cifar2"
@@ -25,23 +22,10 @@ TEST_OF = {"cifar2_subset": "test_cifar2_subset", "net": "test_net", "net_functi
            "training_loop": "test_training_loop", "accuracy": "test_accuracy", "save_load": "test_save_load"}
 
 
-def cells_by_id():
-    nb = nbformat.read(ROOT / "source" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if "grade_id" in c.metadata.get("nbgrader", {})}
-
-
 def answers(replacements=None):
     """The kernel's source: the solution's answer cells (and the loader cell), some replaced."""
-    cells = cells_by_id()
+    cells = cells_by_id(CHAPTER)
     return SETUP + "\n".join((replacements or {}).get(a, cells[a]) for a in ANSWERS)
-
-
-def wrong_answers():
-    spec = importlib.util.spec_from_file_location("wrong_06", ROOT / "tests" / "wrong_answers" / f"{CHAPTER}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.WRONG_ANSWERS
 
 
 @pytest.fixture(autouse=True)
@@ -57,35 +41,35 @@ def one_thread():
 def test_the_solution_passes_in_the_kernel(test_id):
     ns = {}
     exec(answers(), ns)
-    exec(cells_by_id()[test_id], ns)          # hidden tests included
+    exec(cells_by_id(CHAPTER)[test_id], ns)          # hidden tests included
 
 
 @pytest.mark.parametrize("test_id", list(TEST_OF.values()))
 def test_the_solution_passes_through_the_judge(test_id):
     judge, _ = judge_for(answers())
-    outputs, passed = judge.run_test_cell(cells_by_id()[test_id], test_id)
+    outputs, passed = judge.run_test_cell(cells_by_id(CHAPTER)[test_id], test_id)
     assert passed, error_text(outputs)
     assert "hidden tests passed" in "".join(o.get("text", "") for o in outputs)
 
 
-@pytest.mark.parametrize("wrong", wrong_answers(), ids=lambda w: w["name"])
+@pytest.mark.parametrize("wrong", wrong_answers(CHAPTER), ids=lambda w: w["name"])
 def test_each_wrong_answer_is_named_in_the_kernel(wrong):
     ns = {}
     exec(answers(wrong["cells"]), ns)
     messages = []
     for answer in wrong["cells"]:
         with pytest.raises(Exception) as info:
-            exec(cells_by_id()[TEST_OF[answer]], ns)
+            exec(cells_by_id(CHAPTER)[TEST_OF[answer]], ns)
         messages.append(str(info.value))
     assert wrong["feedback"].lower() in "\n".join(messages).lower()
 
 
-@pytest.mark.parametrize("wrong", wrong_answers(), ids=lambda w: w["name"])
+@pytest.mark.parametrize("wrong", wrong_answers(CHAPTER), ids=lambda w: w["name"])
 def test_each_wrong_answer_is_named_through_the_judge(wrong):
     judge, _ = judge_for(answers(wrong["cells"]))
     messages = []
     for answer in wrong["cells"]:
-        outputs, passed = judge.run_test_cell(cells_by_id()[TEST_OF[answer]], TEST_OF[answer])
+        outputs, passed = judge.run_test_cell(cells_by_id(CHAPTER)[TEST_OF[answer]], TEST_OF[answer])
         assert not passed, f"{wrong['name']} passed {TEST_OF[answer]}"
         messages.append(error_text(outputs))
     assert wrong["feedback"].lower() in "\n".join(messages).lower()
@@ -93,7 +77,7 @@ def test_each_wrong_answer_is_named_through_the_judge(wrong):
 
 def test_visible_parts_are_short():
     for test_id in [*TEST_OF.values(), "test_train_run"]:
-        source = cells_by_id()[test_id]
+        source = cells_by_id(CHAPTER)[test_id]
         visible = source.split("### BEGIN HIDDEN TESTS")[0] + source.split("### END HIDDEN TESTS")[1]
         lines = visible.strip().splitlines()
         assert len(lines) <= 15, f"{test_id}: {len(lines)} visible lines"

@@ -1,17 +1,14 @@
 """helpers/exercises/lenet5.py: chapter 7's test cells pass the solution and name each wrong
 answer of tests/wrong_answers/07_lenet5.py, in the student's kernel and through the judge
 (a fake kernel in this process, as in test_judge), without nbgrader."""
-import importlib.util
-
-import nbformat
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course import ROOT
 from helpers import check
 from helpers.exercises import lenet5 as ex
+from chapter_cells import cells_by_id, wrong_answers
 from test_judge import error_text, judge_for
 
 CHAPTER = "07_lenet5"
@@ -20,23 +17,10 @@ TEST_OF = {"LeNet5": "test_LeNet5", "layer_parameter_counts": "test_layer_parame
            "fit": "test_fit", "confusion": "test_confusion", "mnist_cnn": "test_mnist_cnn"}
 
 
-def cells_by_id():
-    nb = nbformat.read(ROOT / "source" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if "grade_id" in c.metadata.get("nbgrader", {})}
-
-
 def answers(replacements=None):
     """The kernel's source: the solution's answer cells, some replaced."""
-    cells = cells_by_id()
+    cells = cells_by_id(CHAPTER)
     return SETUP + "\n".join((replacements or {}).get(a, cells[a]) for a in TEST_OF)
-
-
-def wrong_answers():
-    spec = importlib.util.spec_from_file_location("wrong_07", ROOT / "tests" / "wrong_answers" / f"{CHAPTER}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.WRONG_ANSWERS
 
 
 @pytest.fixture()
@@ -52,14 +36,14 @@ def two_threads():
 def test_the_solution_passes_in_the_kernel(test_id, two_threads):
     ns = {}
     exec(answers(), ns)
-    exec(cells_by_id()[test_id], ns)          # hidden tests included
+    exec(cells_by_id(CHAPTER)[test_id], ns)          # hidden tests included
     assert torch.get_num_threads() == two_threads
 
 
 @pytest.mark.parametrize("test_id", list(TEST_OF.values()))
 def test_the_solution_passes_through_the_judge(test_id, two_threads):
     judge, _ = judge_for(answers())
-    outputs, passed = judge.run_test_cell(cells_by_id()[test_id], test_id)
+    outputs, passed = judge.run_test_cell(cells_by_id(CHAPTER)[test_id], test_id)
     assert passed, error_text(outputs)
     assert "hidden tests passed" in "".join(o.get("text", "") for o in outputs)
     assert torch.get_num_threads() == two_threads
@@ -77,12 +61,12 @@ def test_the_real_run_trains_on_one_thread_and_gives_the_threads_back(two_thread
     assert seen == [1] and torch.get_num_threads() == two_threads
 
 
-@pytest.mark.parametrize("wrong", wrong_answers(), ids=lambda w: w["name"])
+@pytest.mark.parametrize("wrong", wrong_answers(CHAPTER), ids=lambda w: w["name"])
 def test_each_wrong_answer_is_named_through_the_judge(wrong):
     judge, _ = judge_for(answers(wrong["cells"]))
     messages = []
     for answer in wrong["cells"]:
-        outputs, passed = judge.run_test_cell(cells_by_id()[TEST_OF[answer]], TEST_OF[answer])
+        outputs, passed = judge.run_test_cell(cells_by_id(CHAPTER)[TEST_OF[answer]], TEST_OF[answer])
         assert not passed, f"{wrong['name']} passed {TEST_OF[answer]}"
         messages.append(error_text(outputs))
     assert wrong["feedback"].lower() in "\n".join(messages).lower()
@@ -90,7 +74,7 @@ def test_each_wrong_answer_is_named_through_the_judge(wrong):
 
 def test_visible_parts_are_short():
     for test_id in TEST_OF.values():
-        source = cells_by_id()[test_id]
+        source = cells_by_id(CHAPTER)[test_id]
         visible = source.split("### BEGIN HIDDEN TESTS")[0] + source.split("### END HIDDEN TESTS")[1]
         lines = visible.strip().splitlines()
         assert len(lines) <= 20, f"{test_id}: {len(lines)} visible lines"

@@ -8,7 +8,6 @@ For each chapter, in a scratch course root:
 """
 import html
 import re
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -17,21 +16,11 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from chapter_cells import wrong_answers
 from course import ROOT, available_chapters
 from course.check import _region_lines, graded_tests
 
 CHAPTERS = available_chapters()
-WRONG_DIR = ROOT / "tests" / "wrong_answers"
-
-
-def wrong_answers(chapter):
-    path = WRONG_DIR / f"{chapter}.py"
-    if not path.exists():
-        return []
-    spec = importlib.util.spec_from_file_location(f"wrong_{chapter}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.WRONG_ANSWERS
 
 
 def nbgrader(root, *args):

@@ -14,24 +14,15 @@ Presets (for `check.forbid`):
                        (the exercise is built on it)
     NO_SIZE            for conv_transpose_output_size: "*", F.conv1d/2d, F.conv_transpose1d/2d,
                        torch.convolution, aten.convolution
-    NO_GRAD            for conv2d_input_grad: as NO_ZERO_INSERT
-    NO_BUILD           for generator_summary: "*", transposed convolutions, and what creating a
-                       layer runs (kaiming_uniform_, Tensor.uniform_, torch.empty, torch.empty_like)
-    NO_HELPERS         for dcgan_generator: "*" (nn.ConvTranspose2d and friends are the exercise)
 
 Rules, the line a wrong-shape message adds:
     SIZE_RULE          per axis, a transposed convolution gives (H - 1)*s - 2p + k values
-    GRAD_RULE          the gradient has the shape of the input X
 
 Small tools:
     pair(v)                          an int or a pair as a pair: pair(3) == (3, 3)
     close_transposed(out, expected, name, mistakes, rule)
                                      check.close with this chapter's tolerances (1e-5 in float32,
                                      1e-10 in float64) and a wrong shape explained by `rule`
-    autograd_input_grad(dY, K, size, stride, padding)
-                                     dL/dX of Y = conv2d(X, K) with dL/dY = dY, by autograd
-    measured_generator(nz, ngf, nc)  (shapes, n_params) measured on helpers.models.dcgan_generator
-    describe_layers(model)           one string per layer of a model ("BatchNorm2d(512)", ...)
     hidden_tests()                   a context manager for the hidden tests of a cell: any failure
                                      becomes a CheckFailure that names the case (`.case`)
 
@@ -40,9 +31,6 @@ Mistake builders, each returning {description: wrong value} for `mistakes=`:
     scatter_mistakes(X, K, stride, padding)
     zero_insert_mistakes(X, K, stride, padding)
     output_size_mistakes(m, f, s, p, output_padding)
-    input_grad_mistakes(dY, K, size, stride, padding)
-    param_count_mistakes(nz, ngf, nc)
-    layer_mistakes(expected_layers, nc)
 
 Checks, one case each; the student's function comes first and is called inside
 `check.forbid(preset)`; the expected value is computed here unless given:
@@ -51,28 +39,21 @@ Checks, one case each; the student's function comes first and is called inside
     check_zero_insert(conv_transpose2d_zero_insert, X, K, args=(), kwargs=None, *, expected=None, name=None, size=None)
     check_output_size(conv_transpose_output_size, m, f, s, p, output_padding, expected, name=None)
     check_value_error(conv_transpose_output_size, m, f, s, p, output_padding, why)
-    check_conv2d_input_grad(conv2d_input_grad, size, K, stride, padding, dtype=torch.float32, seed=0)
-    check_generator_summary(generator_summary, nz, ngf, nc)
-    check_dcgan_generator(dcgan_generator, nz, ngf, nc, seed)
 The tensor checks also check that the function left its tensor inputs unchanged.
 """
 import contextlib
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 import helpers
 from helpers import check
 
 __all__ = [
-    "NO_MATRIX", "NO_SCATTER", "NO_ZERO_INSERT", "NO_SIZE", "NO_GRAD", "NO_BUILD", "NO_HELPERS",
-    "SIZE_RULE", "GRAD_RULE",
-    "pair", "close_transposed", "autograd_input_grad", "measured_generator", "describe_layers", "hidden_tests",
+    "NO_MATRIX", "NO_SCATTER", "NO_ZERO_INSERT", "NO_SIZE", "SIZE_RULE",
+    "pair", "close_transposed", "hidden_tests",
     "conv_matrix_mistakes", "scatter_mistakes", "zero_insert_mistakes", "output_size_mistakes",
-    "input_grad_mistakes", "param_count_mistakes", "layer_mistakes",
     "check_conv_matrix", "check_conv_transpose2d", "check_zero_insert", "check_output_size", "check_value_error",
-    "check_conv2d_input_grad", "check_generator_summary", "check_dcgan_generator",
 ]
 
 # ---------------------------------------------------------------- presets
@@ -86,15 +67,7 @@ NO_SCATTER = ("*", *_NO_TRANSPOSED, F.conv2d, torch.conv2d, F.conv1d, torch.conv
 NO_ZERO_INSERT = ("*", *_NO_TRANSPOSED)
 NO_SIZE = ("*", F.conv_transpose1d, F.conv_transpose2d, torch.conv_transpose1d, torch.conv_transpose2d,
            F.conv1d, F.conv2d, torch.convolution, torch.ops.aten.convolution)
-NO_GRAD = ("*", *_NO_TRANSPOSED)
-NO_BUILD = ("*", F.conv_transpose2d, torch.conv_transpose2d, torch.convolution, torch.ops.aten.convolution,
-            torch.nn.init.kaiming_uniform_, torch.Tensor.uniform_, torch.empty, torch.empty_like)
-NO_HELPERS = ("*",)
-
 SIZE_RULE = "per axis, a transposed convolution gives (H - 1)*s - 2p + k values."
-GRAD_RULE = "the gradient has the shape of the input X, input_size."
-
-
 # ---------------------------------------------------------------- small tools
 
 def pair(v):
@@ -155,65 +128,6 @@ def _stride_padding(args, kwargs):
     given = dict(zip(("stride", "padding"), args))
     given.update(kwargs)
     return given.get("stride", 1), given.get("padding", 0)
-
-
-def autograd_input_grad(dY, K, size, stride, padding):
-    """dL/dX by autograd, for Y = conv2d(X, K, stride, padding) with dL/dY = dY.
-
-    dY: (H', W'); K: (kh, kw); size: (H, W) of X, or an int. Returns (H, W), dtype of dY.
-    """
-    X = torch.zeros(pair(size), dtype=dY.dtype, requires_grad=True)
-    F.conv2d(X[None, None], K[None, None], stride=stride, padding=padding)[0, 0].backward(dY)
-    return X.grad
-
-
-def measured_generator(nz, ngf, nc):
-    """Output shapes of the transposed convolutions and the parameter count, measured.
-
-    Builds helpers.models.dcgan_generator(nz, ngf, nc) and runs a (1, nz, 1, 1) input.
-    Returns (shapes, n_params): a list of (C, H, W) tuples, one per ConvTranspose2d, and an int.
-    """
-    G = helpers.models.dcgan_generator(nz, ngf, nc).eval()
-    shapes, x = [], torch.zeros(1, nz, 1, 1)
-    with torch.no_grad():
-        for layer in G:
-            x = layer(x)
-            if isinstance(layer, nn.ConvTranspose2d):
-                shapes.append(tuple(x.shape[1:]))
-    return shapes, sum(p.numel() for p in G.parameters())
-
-
-def _one(t):
-    """A tuple of equal sizes as one number: (4, 4) -> 4; (4, 2) stays (4, 2)."""
-    return t[0] if len(set(t)) == 1 else t
-
-
-def describe_layers(model):
-    """One string per layer (leaf module) of `model`, in order.
-
-    model: an nn.Module, or the proxy of one (in the grader, see docs/grading.md).
-    Returns a list of strings such as "ConvTranspose2d(100, 512, kernel_size=4, stride=1,
-    padding=0, bias=False)", "BatchNorm2d(512)", "ReLU()", "Tanh()"; other layers by their repr.
-    """
-    out = []
-    for m in model.modules():
-        if any(True for _ in m.children()):
-            continue
-        if isinstance(m, nn.ConvTranspose2d):
-            extra = ""
-            if any(m.output_padding):
-                extra += f", output_padding={_one(m.output_padding)}"
-            if _one(m.dilation) != 1 or m.groups != 1:
-                extra += f", dilation={_one(m.dilation)}, groups={m.groups}"
-            out.append(f"ConvTranspose2d({m.in_channels}, {m.out_channels}, kernel_size={_one(m.kernel_size)}, "
-                       f"stride={_one(m.stride)}, padding={_one(m.padding)}{extra}, bias={m.bias is not None})")
-        elif isinstance(m, nn.BatchNorm2d):
-            out.append(f"BatchNorm2d({m.num_features})" + ("" if m.affine else ", affine=False"))
-        elif m.__class__ in (nn.ReLU, nn.Tanh):    # __class__: also true of a graded proxy
-            out.append(m.__class__.__name__ + "()")
-        else:
-            out.append(repr(m))
-    return out
 
 
 class _HiddenTests:
@@ -391,79 +305,6 @@ def output_size_mistakes(m, f, s, p, output_padding):
     return _by_value(slips, right)
 
 
-def input_grad_mistakes(dY, K, size, stride, padding):
-    """The usual mistakes of conv2d_input_grad and what each gives here.
-
-    dY: (H', W'), K: (kh, kw) tensors; size: (H, W) of X, or an int; stride, padding: int or pair.
-    Returns {description: wrong gradient}: the transposed convolution's size, the missing rows
-    filled with zeros or added at the top-left, the padding not cropped, a rotated kernel.
-    """
-    (H, W), (sh, sw), (ph, pw) = pair(size), pair(stride), pair(padding)
-    padded = torch.zeros(H + 2 * ph, W + 2 * pw, dtype=dY.dtype)
-    full = helpers.conv_transpose2d(dY, K, (sh, sw))
-    padded[:full.shape[0], :full.shape[1]] = full
-    wrong = {}
-    rh, rw = H + 2 * ph - full.shape[0], W + 2 * pw - full.shape[1]
-    if (rh, rw) != (0, 0) and rh < H and rw < W:
-        ct = helpers.conv_transpose2d(dY, K, (sh, sw), (ph, pw))
-        wrong["the result has the size of the transposed convolution, (H' - 1)*s - 2p + k, not of the "
-              "input: the last rows or columns, that no window reached, are missing (output_padding)"] = ct
-        wrong["the extra rows or columns (output_padding) are filled with zeros, but with p > 0 they hold "
-              "gradient: put the full result on the padded grid (H + 2p), then crop p from each side"] = \
-            F.pad(ct, (0, rw, 0, rh))
-        wrong["the missing rows or columns are added at the top or left; they belong at the bottom and "
-              "right, where the windows stop"] = F.pad(ct, (rw, 0, rh, 0))
-    if (ph, pw) != (0, 0):
-        wrong["the padding is not cropped: the gradient on the padded grid has p extra cells on each side"] = padded
-    wrong["the kernel is rotated by 180 degrees: the gradient scatters dY with K itself"] = \
-        autograd_input_grad(dY, K.flip(0, 1), (H, W), (sh, sw), (ph, pw))
-    return wrong
-
-
-def param_count_mistakes(nz, ngf, nc):
-    """The usual slips in counting the DCGAN generator's parameters, and what each gives.
-
-    nz, ngf, nc: ints. Returns {description: wrong count (int)}: BatchNorm forgotten, biases
-    counted, running statistics counted, a BatchNorm after the last layer, one weight per
-    channel pair instead of a 4 x 4 kernel.
-    """
-    widths = [nz, 8 * ngf, 4 * ngf, 2 * ngf, ngf, nc]
-    weights = sum(a * b * 16 for a, b in zip(widths, widths[1:]))
-    bn = 2 * sum(widths[1:5])
-    slips = [
-        ("the BatchNorm layers have parameters too: a scale gamma and a shift beta per channel, "
-         "2c for BatchNorm2d(c)", weights),
-        ("the transposed convolutions have no bias (bias=False)", weights + bn + sum(widths[1:])),
-        ("BatchNorm's running mean and variance are buffers, not parameters: 2c per BatchNorm2d(c), not 4c",
-         weights + 2 * bn),
-        ("there is no BatchNorm after the last layer: it goes straight into tanh", weights + bn + 2 * nc),
-        ("each (input, output) channel pair has a whole 4 x 4 kernel: c_in * c_out * 16 weights",
-         weights // 16 + bn),
-    ]
-    return _by_value(slips, weights + bn)
-
-
-def layer_mistakes(expected, nc):
-    """The usual mistakes in building the DCGAN generator, as layer lists (describe_layers).
-
-    expected: describe_layers of the right model; nc: image channels.
-    Returns {description: wrong list of layer strings}: biased convolutions, LeakyReLU,
-    a BatchNorm before tanh, a sigmoid output.
-    """
-    text = "\n".join(expected)
-    tanh_to_end = expected[:-1]
-    return {
-        "the transposed convolutions have a bias: DCGAN uses bias=False (the BatchNorm after each "
-        "has its own shift)": text.replace("bias=False", "bias=True").split("\n"),
-        "LeakyReLU is the discriminator's activation; the generator uses ReLU":
-            text.replace("ReLU()", "LeakyReLU(negative_slope=0.2)").split("\n"),
-        "there is no BatchNorm after the last layer: it goes straight into tanh":
-            tanh_to_end + [f"BatchNorm2d({nc})", "Tanh()"],
-        "the output layer is tanh, not a sigmoid: the images are scaled to [-1, 1]":
-            tanh_to_end + ["Sigmoid()"],
-    }
-
-
 # ---------------------------------------------------------------- checks
 
 def check_conv_matrix(conv_matrix, K, n, X, name, rtol=1e-5, atol=1e-6):
@@ -604,88 +445,3 @@ def check_value_error(conv_transpose_output_size, m, f, s, p, output_padding, wh
         f"  Check the arguments before computing: if ...: raise ValueError(\"...\")")
 
 
-def check_conv2d_input_grad(conv2d_input_grad, size, K, stride, padding, dtype=torch.float32, seed=0):
-    """Run one case of conv2d_input_grad, compared with autograd.
-
-    conv2d_input_grad: the student's function. size: (H, W) of X, or an int. K: (kh, kw) tensor.
-    stride, padding: int or pair. dtype: of X and dY. seed: for the random X and dY.
-    Calls conv2d_input_grad(dY, K, size, stride, padding) with NO_GRAD switched off, checks
-    the gradient against autograd (naming the usual mistakes, GRAD_RULE for a wrong shape),
-    that dY and K are unchanged, and the adjoint identity <X, grad> == <conv2d(X), dY>.
-    Returns None.
-    """
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(pair(size), generator=g, dtype=dtype)
-    Y = F.conv2d(X[None, None], K[None, None], stride=stride, padding=padding)[0, 0]
-    dY = torch.randn(Y.shape, generator=g, dtype=dtype)
-    dY0, K0 = dY.clone(), K.clone()
-    name = f"conv2d_input_grad(dY, K, {size}, stride={stride}, padding={padding}) for K {tuple(K.shape)}, {dtype}"
-    expected = autograd_input_grad(dY, K, size, stride, padding)
-    mistakes = input_grad_mistakes(dY, K, size, stride, padding)
-    with check.forbid(NO_GRAD):
-        out = conv2d_input_grad(dY, K, size, stride, padding)
-    close_transposed(out, expected, name, mistakes, GRAD_RULE)
-    check.close(dY, dY0, name=f"dY after {name} (your function must not change its input)", rtol=0, atol=0)
-    _unchanged(K, K0, "K", name)
-    check.close((X * out).sum().item(), (Y * dY).sum().item(), rtol=1e-4, atol=1e-4,
-                name=f"<X, {name}>, which must equal <conv2d(X), dY>")
-
-
-def check_generator_summary(generator_summary, nz, ngf, nc):
-    """Run one case of generator_summary, compared with the measured model.
-
-    generator_summary: the student's function. nz, ngf, nc: ints.
-    Calls generator_summary(nz, ngf, nc) with NO_BUILD switched off (the numbers must come
-    from the formulas), then checks the shapes and the parameter count exactly against
-    measured_generator(nz, ngf, nc), naming the usual slips. Returns None.
-    """
-    call = f"generator_summary(nz={nz}, ngf={ngf}, nc={nc})"
-    shapes, n_params = measured_generator(nz, ngf, nc)
-    try:
-        with check.forbid(NO_BUILD):
-            answer = generator_summary(nz, ngf, nc)
-    except check.ForbiddenCall as e:
-        raise check.ForbiddenCall(
-            f"{call}: {e}\n  Here the numbers must come from the formulas: creating layers "
-            f"(nn.ConvTranspose2d, nn.BatchNorm2d) and running transposed convolutions are switched off.") from None
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-        raise check.CheckFailure(f"{call} must return a pair (shapes, n_params); got {answer!r:.100}")
-    check.equal(answer[0], shapes, name=f"the shapes of {call}",
-                mistakes={"the shapes include the batch axis: give (C, H, W) for one noise vector":
-                          [(1,) + s for s in shapes]})
-    check.equal(answer[1], n_params, name=f"the parameter count of {call}",
-                mistakes=param_count_mistakes(nz, ngf, nc))
-
-
-def check_dcgan_generator(dcgan_generator, nz, ngf, nc, seed):
-    """Run one case of dcgan_generator, compared with helpers.models.dcgan_generator.
-
-    dcgan_generator: the student's function. nz, ngf, nc: ints. seed: for the course model's
-    weights and the noise z.
-    Calls dcgan_generator(nz, ngf, nc) with NO_HELPERS switched off; the result must be an
-    nn.Sequential with the course model's layers (describe_layers, the usual mistakes named)
-    and parameter count; loaded with the course model's weights (load_state_dict, so that it
-    also works on the grader's proxy of the model), in eval mode, it must give the course
-    model's output on z of shape (2, nz, 1, 1). Returns None.
-    """
-    call = f"dcgan_generator(nz={nz}, ngf={ngf}, nc={nc})"
-    torch.manual_seed(seed)
-    ref = helpers.models.dcgan_generator(nz, ngf, nc)
-    with check.forbid(NO_HELPERS):
-        G = dcgan_generator(nz, ngf, nc)
-    if not isinstance(G, nn.Sequential):
-        raise check.CheckFailure(f"{call} must return an nn.Sequential; got {G.__class__.__name__}.")
-    expected = describe_layers(ref)
-    check.equal(describe_layers(G), expected, name=f"the layers of {call}", mistakes=layer_mistakes(expected, nc))
-    check.equal(sum(p.numel() for p in G.parameters()), sum(p.numel() for p in ref.parameters()),
-                name=f"the number of parameters of {call}")
-    z = torch.randn(2, nz, 1, 1, generator=torch.Generator().manual_seed(seed))
-    names = [name for name, _ in G.named_parameters()]
-    G.load_state_dict({name: p.detach().clone() for name, p in zip(names, ref.parameters())}, strict=False)
-    with torch.no_grad():
-        G.eval()
-        ref.eval()
-        out = G(z)
-        check.shape(out, (2, nc, 64, 64), name=f"{call} on z of shape (2, {nz}, 1, 1)")
-        check.close(out, ref(z), name=f"{call} with the course model's weights, on z of shape (2, {nz}, 1, 1)",
-                    rtol=1e-4, atol=1e-5)
