@@ -1,6 +1,6 @@
 """python -m course bench --train: the accuracies chapters 6 and 7 quote, measured here.
 
-    python -m course bench --train                         every model (about 15 min on 2 idle cores)
+    python -m course bench --train                         every model (about 10 min on 2 idle cores)
     python -m course bench --train --only cifar2 --only lenet5_mnist
     python -m course bench --train --threads 2 --out bench-results/train.json
 
