@@ -13,9 +13,10 @@ never appear twice, never leak, and work headless (any backend):
 `grid(ax, values, ...)` draws a small 2-D array with its numbers in the
 cells; the reference pictures are built from it.
 
-Chapter 5 adds `transposed_overlap(m, f, s, i, j, p)` (one input cell's kernel
-copy on the output grid, with how many copies land on each cell) and
-`scatter_counts(m, f, s)` (those counts along one axis).
+The explorers' pictures, at the end: `signals` (1-D signals, chapter 1),
+`pooling_max_avg` (max and average pooling side by side, chapter 3),
+`im2col_window` (one column of im2col, chapter 4), `transposed_overlap` and
+`scatter_counts` (one input cell's kernel copy and the overlap counts, chapter 5).
 
 Chapter authors: append new figure functions at the END of this file.
 """

@@ -300,3 +300,17 @@ def test_float32_rounding_in_a_float64_answer_is_named():
 def test_an_output_one_too_large_names_padding_too():
     with pytest.raises(check.CheckFailure, match="none where none is asked"):
         check.close(torch.zeros(4, 4), torch.zeros(3, 3), name="conv2d(X, K)")
+
+
+def test_a_loop_stopping_early_is_named_only_where_it_can_be_told_apart():
+    import helpers
+    from helpers.exercises import convolution as ex
+
+    X, K = torch.arange(4.).reshape(2, 2), torch.ones(2, 2)        # a 1x1 output
+    msg = fails(check.close, torch.zeros(1, 1), helpers.corr2d(X, K), mistakes=ex.corr2d_mistakes(X, K))
+    assert "one step early" not in msg
+    X = torch.arange(9.).reshape(3, 3)                               # 2x2: the last row left at 0
+    early = helpers.corr2d(X, K)
+    early[-1] = 0
+    msg = fails(check.close, early, helpers.corr2d(X, K), mistakes=ex.corr2d_mistakes(X, K))
+    assert "likely cause: a loop stops one step early" in msg and "last row" in msg
