@@ -1,7 +1,8 @@
 """The grading engine on the course's real chapters: the solution gets every automatic
 point, the untouched release notebook gets 0 (under the engine's sandbox and limits).
 
-Chapter 1 by default; AUTOGRADE_ALL_CHAPTERS=1 tries every chapter in source/.
+Chapter 1 by default; AUTOGRADE_ALL_CHAPTERS=1 tries every chapter in source/. A
+training chapter (8) also meets the hostile suite's attacks on the judge.
 """
 import os
 
@@ -11,7 +12,8 @@ from autograde.backends import LocalBackend
 from autograde.batch import run_batch
 from autograde.config import limits_from_config
 from autograde.layout import Course
-from hostile.fixtures import build_cases
+from chapter_cells import wrong_answers
+from hostile.fixtures import answer_ids, build_cases
 from hostile.harness import REPO, auto_score, release_nb, released_course, source_nb, submit
 
 _ALL = sorted(p.parent.name for p in (REPO / "source").glob("*/*.ipynb")
@@ -20,12 +22,8 @@ CHAPTERS = _ALL if os.environ.get("AUTOGRADE_ALL_CHAPTERS") else \
     [ch for ch in ("01_convolution",) if ch in _ALL]
 
 
-@pytest.mark.grading
-@pytest.mark.xdist_group("autograde")
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_real_chapter_correct_and_blank(chapter, tmp_path):
-    root = released_course(tmp_path / "course", [chapter])
-    cases = build_cases(source_nb(root, chapter), release_nb(root, chapter), full_set=False)
+def graded(root, chapter, cases):
+    """Submit each case as a student, grade them all with 2 workers: {student: result}."""
     for name, case in cases.items():
         submit(root, name, chapter, case.data)
     course = Course(root)
@@ -35,7 +33,16 @@ def test_real_chapter_correct_and_blank(chapter, tmp_path):
         report = run_batch(course, [chapter], limits, backend, progress=False)
     finally:
         backend.close()
-    results = {r.student: r for r in report.results}
+    return {r.student: r for r in report.results}
+
+
+@pytest.mark.grading
+@pytest.mark.xdist_group("autograde")
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_real_chapter_correct_and_blank(chapter, tmp_path):
+    root = released_course(tmp_path / "course", [chapter])
+    cases = build_cases(source_nb(root, chapter), release_nb(root, chapter), full_set=False)
+    results = graded(root, chapter, cases)
     for name, case in cases.items():
         r = results[name]
         assert (r.status, r.auto_score) == (case.expect.status, case.expect.auto_score), \
@@ -54,25 +61,13 @@ ATTACKS = ("wrong", "test_edited", "monkeypatch_check", "input_transformer", "di
 def test_a_training_chapter_holds_against_the_judge_attacks(tmp_path):
     """The judge's contract on a chapter whose tests train models: the solution gets every
     point, and each attack on the judge earns what the honest work beside it deserves."""
-    from chapter_cells import wrong_answers
-    from hostile.fixtures import answer_ids
-
     chapter = TRAINING_CHAPTER
     root = released_course(tmp_path / "course", [chapter])
     first = answer_ids(source_nb(root, chapter))[0]
     wrong = next(w["cells"] for w in wrong_answers(chapter) if set(w["cells"]) == {first})
     cases = build_cases(source_nb(root, chapter), release_nb(root, chapter), wrong=wrong)
     cases = {name: cases[name] for name in ("correct", "blank", *ATTACKS)}
-    for name, case in cases.items():
-        submit(root, name, chapter, case.data)
-    course = Course(root)
-    limits = limits_from_config(course.config, notebook_timeout=300, memory_mb=6000)
-    backend = LocalBackend(2)
-    try:
-        report = run_batch(course, [chapter], limits, backend, progress=False)
-    finally:
-        backend.close()
-    results = {r.student: r for r in report.results}
+    results = graded(root, chapter, cases)
     wrong_outcomes = {
         name: (results[name].status, results[name].auto_score, results[name].reason)
         for name, case in cases.items()
