@@ -19,12 +19,13 @@ Nothing here knows a hidden test's inputs: hidden tests stay in the notebooks.
 While a notebook is graded the student's kernel does not get this package
 (test cells run in the grader, see docs/grading.md).
 
-The builders below turn a rule ("everything in torch whose name mentions
+Shared by the chapter modules (and re-exported by them): `pair`, `pick` and
+`must_raise_value_error`. The builders below turn a rule ("everything in torch whose name mentions
 conv") into the tuple of callables `check.forbid` takes.
 """
 import re
 
-__all__ = ["torch_functions", "aten_ops"]
+__all__ = ["torch_functions", "aten_ops", "pair", "pick", "must_raise_value_error"]
 
 
 def torch_functions(pattern, *, exclude=None):
@@ -64,3 +65,40 @@ def aten_ops(*names):
             continue
         ops += [packet, *(getattr(packet, overload) for overload in packet.overloads())]
     return tuple(ops)
+
+
+def pair(v):
+    """An int or an (h, w) pair -> (h, w): pair(3) == (3, 3), pair((3, 2)) == (3, 2)."""
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def pick(g, lo, hi):
+    """A random int in lo..hi (both included), drawn from the torch.Generator g."""
+    import torch
+
+    return int(torch.randint(lo, hi + 1, (1,), generator=g))
+
+
+def must_raise_value_error(call, run, why):
+    """Check that an impossible setting is refused with ValueError.
+
+    call: the call as the message shows it ("conv_output_size(5, 7, p=0, s=1)").
+    run: a function of no arguments making that call (inside its check.forbid).
+    why: why the setting is impossible ("the stride must be at least 1").
+    A ForbiddenCall is passed on; another exception, or a returned value, fails
+    with `why`. Raises check.CheckFailure; returns None.
+    """
+    from helpers import check
+
+    try:
+        got = run()
+    except ValueError:
+        return
+    except check.ForbiddenCall:
+        raise
+    except Exception as e:
+        raise check.CheckFailure(
+            f"{call} raised {type(e).__name__} ({e}); it should raise ValueError, because {why}.") from None
+    raise check.CheckFailure(
+        f"{call} returned {got!r}; it should raise ValueError, because {why}.\n"
+        f"  Check the arguments before computing: if ...: raise ValueError(\"...\")")

@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import check
+from helpers.exercises import pair, pick
 
 __all__ = [
     "NO_IM2COL", "NO_COL2IM", "NO_CONV", "NOT_ADDED",
@@ -82,16 +83,6 @@ NOT_ADDED = ("overlapping values are overwritten or averaged instead of added: e
 
 
 # ---------------------------------------------------------------- small tools
-
-def pair(v):
-    """An int or an (h, w) pair -> (h, w): pair(3) == (3, 3), pair((3, 2)) == (3, 2)."""
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def pick(g, lo, hi):
-    """A random int in lo..hi (both included), drawn from the torch.Generator g."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=g))
-
 
 def _im2col_args(f, s=1, p=0):
     """(f, s, p) of a call im2col(X, *args, **kwargs), with the defaults."""

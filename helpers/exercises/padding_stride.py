@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import check
-from helpers.exercises import torch_functions
+from helpers.exercises import must_raise_value_error, pair, torch_functions
 
 __all__ = [
     "NO_CONV_FOR_SIZE", "NO_PAD", "NO_CONV",
@@ -59,11 +59,6 @@ NO_CONV = ("conv2d", "conv2d_im2col", "corr2d", "corr2d_multi_in", "corr2d_multi
 
 
 # ---------------------------------------------------------------- small tools
-
-def pair(v):
-    """v as a pair: an int v gives (v, v), a pair stays as it is (as a tuple)."""
-    return (v, v) if isinstance(v, int) else tuple(v)
-
 
 def shape_after(in_shape, layer):
     """Run `layer` on a zero image of shape in_shape = (C, H, W); PyTorch does the bookkeeping.
@@ -247,22 +242,11 @@ def check_value_error(conv_output_size, n, f, p, s, why):
     why: why it is impossible, for the message ("the stride must be at least 1").
     Raises check.CheckFailure when it returns or raises something else; returns None.
     """
-    call = f"conv_output_size({n}, {f}, p={p}, s={s})"
-    try:
+    def run():
         with check.forbid(NO_CONV_FOR_SIZE):
-            got = conv_output_size(n, f, p=p, s=s)
-    except ValueError:
-        return
-    except check.ForbiddenCall:
-        raise
-    except Exception as e:
-        raise check.CheckFailure(
-            f"{call} raised {type(e).__name__} ({e}); it should raise ValueError, because {why}."
-        ) from None
-    raise check.CheckFailure(
-        f"{call} returned {got!r}; it should raise ValueError, because {why}.\n"
-        f"  Check the arguments before computing: if ...: raise ValueError(\"...\")"
-    )
+            return conv_output_size(n, f, p=p, s=s)
+
+    must_raise_value_error(f"conv_output_size({n}, {f}, p={p}, s={s})", run, why)
 
 
 def check_pad2d(pad2d, X, p, expected, name):

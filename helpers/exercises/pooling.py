@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import check
-from helpers.exercises import aten_ops, torch_functions
+from helpers.exercises import aten_ops, pair, pick, torch_functions
 
 __all__ = [
     "NO_POOLING", "NO_POOLING_BACKWARD",
@@ -102,16 +102,6 @@ ONE_POLARITY = ("nothing lights up on this edge: after the ReLU each detector ke
 
 
 # ---------------------------------------------------------------- small tools
-
-def pair(v):
-    """An int or an (h, w) pair -> (h, w): pair(3) == (3, 3), pair((1, 3)) == (1, 3)."""
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def pick(g, lo, hi):
-    """A random int in lo..hi (both included), drawn from the torch.Generator g."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=g))
-
 
 def _pool_args(f, s=None, p=0):
     """(f, s, p) of a call max_pool2d(X, *args, **kwargs), with the defaults."""

@@ -48,6 +48,7 @@ import torch.nn.functional as F
 
 import helpers
 from helpers import check
+from helpers.exercises import must_raise_value_error, pair
 
 __all__ = [
     "NO_MATRIX", "NO_SCATTER", "NO_ZERO_INSERT", "NO_SIZE", "SIZE_RULE",
@@ -68,12 +69,9 @@ NO_ZERO_INSERT = ("*", *_NO_TRANSPOSED)
 NO_SIZE = ("*", F.conv_transpose1d, F.conv_transpose2d, torch.conv_transpose1d, torch.conv_transpose2d,
            F.conv1d, F.conv2d, torch.convolution, torch.ops.aten.convolution)
 SIZE_RULE = "per axis, a transposed convolution gives (H - 1)*s - 2p + k values."
+
+
 # ---------------------------------------------------------------- small tools
-
-def pair(v):
-    """An int or an (h, w) pair -> (h, w): pair(3) == (3, 3), pair((3, 2)) == (3, 2)."""
-    return (v, v) if isinstance(v, int) else tuple(v)
-
 
 def _tolerance(dtype):
     """The rtol and atol of this chapter's tensor checks: 1e-5 in float32, 1e-10 in float64."""
@@ -429,19 +427,10 @@ def check_value_error(conv_transpose_output_size, m, f, s, p, output_padding, wh
     A ForbiddenCall is passed on; another exception, or a returned value, fails with `why`.
     Raises check.CheckFailure; returns None.
     """
-    call = _size_call(m, f, s, p, output_padding)
-    try:
+    def run():
         with check.forbid(NO_SIZE):
-            got = conv_transpose_output_size(m, f, s=s, p=p, output_padding=output_padding)
-    except ValueError:
-        return
-    except check.ForbiddenCall:
-        raise
-    except Exception as e:
-        raise check.CheckFailure(
-            f"{call} raised {type(e).__name__} ({e}); it should raise ValueError, because {why}.") from None
-    raise check.CheckFailure(
-        f"{call} returned {got!r}; it should raise ValueError, because {why}.\n"
-        f"  Check the arguments before computing: if ...: raise ValueError(\"...\")")
+            return conv_transpose_output_size(m, f, s=s, p=p, output_padding=output_padding)
+
+    must_raise_value_error(_size_call(m, f, s, p, output_padding), run, why)
 
 
