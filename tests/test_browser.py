@@ -322,15 +322,21 @@ class Lab:
             "() => { const p = window.jupyterapp.shell.currentWidget;"
             " return p && p.content && p.content.widgets && p.content.widgets.length > 0"
             " && p.context && p.context.isReady; }", timeout=timeout_s * 1000)
-        self.page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
+        self.page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.isReady", timeout=timeout_s * 1000)
         self.page.wait_for_function(KERNEL_SETTLED_JS, timeout=timeout_s * 1000)
 
     def open(self, path):
         """Open a notebook (a path relative to the course root) and wait for its idle kernel."""
+        # Fire the command and poll for its result: an awaited in-page promise can be
+        # garbage collected before it settles ("Resulting promise was garbage collected").
         self.page.evaluate(
-            "async (path) => { const w = await window.jupyterapp.commands.execute("
-            "'docmanager:open', {path, factory: 'Notebook'}); await w.context.ready;"
-            " window.jupyterapp.shell.activateById(w.id); }", str(path))
+            "(path) => { window.jupyterapp.commands.execute('docmanager:open',"
+            " {path, factory: 'Notebook'}).then(w => window.jupyterapp.shell.activateById(w.id)); }",
+            str(path))
+        self.page.wait_for_function(
+            "(path) => { const p = window.jupyterapp.shell.currentWidget;"
+            " return !!(p && p.context && p.context.path === path); }", arg=str(path), timeout=120_000)
         self.wait_notebook_ready()
 
     def close_current(self):
